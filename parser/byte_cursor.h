@@ -1,0 +1,84 @@
+// A read position inside a span of untrusted bytes: the only way the parser
+// reads input. Every access checks the remaining length first, comparing
+// against headroom (`n > remaining()`) so no sum can wrap; no pointer into
+// the input is formed before its range has been checked.
+//
+//   ByteCursor cursor(bytes);
+//   while (cursor.Peek() == ' ') cursor.Advance();
+//   absl::Span<const uint8_t> word;
+//   if (!cursor.Take(4, &word)) return error;
+#ifndef SAFETENSORS_PARSER_BYTE_CURSOR_H_
+#define SAFETENSORS_PARSER_BYTE_CURSOR_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "absl/base/attributes.h"
+#include "absl/types/span.h"
+
+namespace safetensors {
+
+class ByteCursor {
+ public:
+  // Does not copy `bytes`; they must outlive the cursor.
+  explicit ByteCursor(absl::Span<const uint8_t> bytes) : bytes_(bytes) {}
+
+  size_t position() const { return position_; }
+  size_t remaining() const { return bytes_.size() - position_; }
+  bool AtEnd() const { return position_ == bytes_.size(); }
+
+  // The unread bytes.
+  absl::Span<const uint8_t> rest() const { return bytes_.subspan(position_); }
+
+  // The next byte, or -1 at the end.
+  int Peek() const { return AtEnd() ? -1 : bytes_[position_]; }
+
+  // The byte `ahead` positions past the next one, or -1 past the end.
+  int PeekAt(size_t ahead) const {
+    return ahead >= remaining() ? -1 : bytes_[position_ + ahead];
+  }
+
+  // Moves past the next byte; false (and no move) at the end.
+  bool Advance() { return Skip(1); }
+
+  // Moves past `n` bytes; false (and no move) when fewer remain.
+  ABSL_MUST_USE_RESULT bool Skip(size_t n) {
+    if (n > remaining()) return false;
+    position_ += n;
+    return true;
+  }
+
+  // The next `n` bytes, consumed; false (and no move) when fewer remain.
+  ABSL_MUST_USE_RESULT bool Take(size_t n, absl::Span<const uint8_t>* out) {
+    if (n > remaining()) return false;
+    *out = bytes_.subspan(position_, n);
+    position_ += n;
+    return true;
+  }
+
+  // How many bytes from the current position satisfy `pred`, without moving.
+  template <typename Predicate>
+  size_t CountWhile(Predicate pred) const {
+    size_t n = position_;
+    while (n < bytes_.size() && pred(bytes_[n])) ++n;
+    return n - position_;
+  }
+
+ private:
+  absl::Span<const uint8_t> bytes_;
+  size_t position_ = 0;
+};
+
+// The little-endian u64 in the first 8 bytes of `bytes`; false when shorter.
+ABSL_MUST_USE_RESULT inline bool ReadLittleEndian64(
+    absl::Span<const uint8_t> bytes, uint64_t* value) {
+  if (bytes.size() < 8) return false;
+  uint64_t result = 0;
+  for (size_t i = 8; i > 0; --i) result = (result << 8) | bytes[i - 1];
+  *value = result;
+  return true;
+}
+
+}  // namespace safetensors
+
+#endif  // SAFETENSORS_PARSER_BYTE_CURSOR_H_

@@ -1,0 +1,130 @@
+// Every row of testdata/conformance/expected.tsv: our verdict, and for files
+// the reference also rejects, the reference's error class.
+#include <algorithm>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <system_error>
+
+#include "absl/strings/match.h"
+#include "absl/strings/string_view.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "parser/error.h"
+#include "parser/header.h"
+#include "parser/status_matchers.h"
+#include "parser/test_files.h"
+
+namespace safetensors {
+namespace {
+
+namespace fs = std::filesystem;
+using ::safetensors::testing::ReadTestFile;
+using ::safetensors::testing::ReadTsv;
+
+constexpr char kDir[] = "testdata/conformance";
+
+struct Row {
+  std::string file, reference_verdict, reference_class, expected_verdict, note;
+};
+
+std::vector<Row> Rows() {
+  std::vector<Row> rows;
+  for (const auto& cells : ReadTsv(std::string(kDir) + "/expected.tsv")) {
+    EXPECT_EQ(cells.size(), 5u) << "malformed row for " << cells[0];
+    if (cells.size() != 5) continue;
+    rows.push_back(Row{cells[0], cells[1], cells[2], cells[3], cells[4]});
+  }
+  return rows;
+}
+
+// Where we are stricter than the reference, the note names which rule.
+ErrorCode ExpectedStrictCode(const std::string& note) {
+  if (absl::StrContains(note, "duplicate key")) return ErrorCode::kDuplicateKey;
+  if (absl::StrContains(note, "serde artifact")) return ErrorCode::kInvalidSchema;
+  if (absl::StrContains(note, "overflow")) return ErrorCode::kValidationOverflow;
+  ADD_FAILURE() << "unrecognized note: " << note;
+  return ErrorCode::kInvalidArgument;
+}
+
+void CheckVerdict(const Row& row, const absl::StatusOr<Header>& result,
+                  absl::string_view how) {
+  SCOPED_TRACE(row.file + " via " + std::string(how));
+  if (row.expected_verdict == "OK") {
+    EXPECT_TRUE(result.ok()) << result.status();
+    return;
+  }
+  ASSERT_FALSE(result.ok());
+  std::optional<ErrorCode> code = GetErrorCode(result.status());
+  ASSERT_TRUE(code.has_value()) << result.status();
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+  if (row.reference_verdict == "ERR") {
+    EXPECT_EQ(ReferenceErrorClass(*code), row.reference_class) << result.status();
+  } else {
+    EXPECT_EQ(*code, ExpectedStrictCode(row.note)) << result.status();
+  }
+}
+
+TEST(ConformanceTest, EveryRowAgrees) {
+  const std::vector<Row> rows = Rows();
+  ASSERT_GE(rows.size(), 201u);
+  for (const Row& row : rows) {
+    const std::string bytes = ReadTestFile(std::string(kDir) + "/files/" + row.file);
+    CheckVerdict(row, ParseHeader(bytes), "whole file");
+
+    // The same verdict from only the first 8 + N bytes and the file size, as
+    // a reader of a multi-gigabyte file calls it.
+    const absl::Span<const uint8_t> all(
+        reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+    absl::StatusOr<uint64_t> n = ReadHeaderSize(all.first(std::min<size_t>(8, all.size())),
+                                                all.size(), {});
+    if (!n.ok()) {
+      CheckVerdict(row, n.status(), "ReadHeaderSize");
+      continue;
+    }
+    CheckVerdict(row, ParseHeader(all.first(8 + *n), all.size()), "prefix");
+  }
+}
+
+TEST(ConformanceTest, EveryFileHasARowAndEveryRowAFile) {
+  std::set<std::string> listed, present;
+  for (const Row& row : Rows()) {
+    EXPECT_TRUE(listed.insert(row.file).second) << "listed twice: " << row.file;
+  }
+  for (const auto& entry : fs::directory_iterator(std::string(kDir) + "/files")) {
+    present.insert(entry.path().filename().string());
+  }
+  EXPECT_EQ(listed, present);
+}
+
+// testdata/conformance is a copy of the project's shared corpus; it must stay
+// byte-identical. The shared folder sits beside the work tree on development
+// machines and in CI, not for users; where it is absent there is nothing to
+// compare. (Tagged "external" in BUILD so it is never served from cache.)
+TEST(ConformanceTest, CopyIsByteIdenticalToSharedCorpus) {
+  std::error_code error;
+  const fs::path source = fs::canonical(std::string(kDir) + "/expected.tsv", error);
+  ASSERT_FALSE(error) << "cannot resolve the runfile: " << error.message();
+  // <work tree>/testdata/conformance/expected.tsv -> <work tree>/../shared
+  const fs::path work_tree = source.parent_path().parent_path().parent_path();
+  const fs::path shared = work_tree.parent_path() / "shared" / "conformance";
+  if (!fs::exists(shared)) {
+    GTEST_SKIP() << "no shared corpus at " << shared << " to compare with";
+  }
+  const fs::path copy = work_tree / "testdata" / "conformance";
+  std::set<std::string> shared_files, copied_files;
+  for (const auto& e : fs::recursive_directory_iterator(shared)) {
+    if (e.is_regular_file()) shared_files.insert(fs::relative(e.path(), shared).string());
+  }
+  for (const auto& e : fs::recursive_directory_iterator(copy)) {
+    if (e.is_regular_file()) copied_files.insert(fs::relative(e.path(), copy).string());
+  }
+  EXPECT_EQ(shared_files, copied_files);
+  for (const std::string& name : shared_files) {
+    EXPECT_EQ(ReadTestFile((shared / name).string()), ReadTestFile((copy / name).string()))
+        << name << " differs from " << shared / name;
+  }
+}
+
+}  // namespace
+}  // namespace safetensors

@@ -1,0 +1,80 @@
+// Error codes shared by every layer of safetensors-cpp.
+//
+// Every failure is one absl::Status. Its canonical code says what kind of
+// failure it is (malformed input -> kInvalidArgument, missing tensor ->
+// kNotFound, I/O -> from errno), its message says which rule was broken, for
+// which tensor, at which byte offset, and its payload carries a closed
+// ErrorCode so that tests and tools compare reasons, not strings.
+//
+// Each ErrorCode maps onto exactly one error class of the reference
+// implementation (huggingface/safetensors), so verdicts can be compared:
+//
+//   absl::Status s = MakeError(ErrorCode::kInvalidOffset, "tensor \"w\": ...");
+//   GetErrorCode(s);         // ErrorCode::kInvalidOffset
+//   ReferenceErrorClass(ErrorCode::kInvalidOffset);  // "InvalidOffset"
+#ifndef SAFETENSORS_PARSER_ERROR_H_
+#define SAFETENSORS_PARSER_ERROR_H_
+
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace safetensors {
+
+enum class ErrorCode {
+  // Framing: the 8-byte length prefix and the header length.
+  kHeaderTooSmall = 1,    // file shorter than the 8-byte length prefix
+  kHeaderTooLarge,        // header length above ParseOptions::max_header_size
+  kInvalidHeaderLength,   // header length runs past the end of the file
+  // The header text.
+  kInvalidUtf8,           // header is not valid UTF-8
+  kInvalidJson,           // header is not JSON of our grammar (syntax)
+  kInvalidSchema,         // JSON is well formed but not a safetensors header
+  kDuplicateKey,          // a key appears twice in one JSON object
+  // The tensors' layout in the data buffer.
+  kInvalidOffset,         // offsets not contiguous from 0, or end < begin
+  kValidationOverflow,    // element count x bit size does not fit in u64
+  kMisalignedSlice,       // tensor's size in bits is not a whole byte count
+  kTensorInvalidInfo,     // data_offsets length differs from dtype x shape
+  kMetadataIncompleteBuffer,  // data buffer shorter or longer than the tensors
+  // Beyond the header: lookups, I/O, LibTorch.
+  kTensorNotFound,        // no tensor of that name
+  kIoError,               // the operating system refused a read or write
+  kUnsupportedDtype,      // the linked LibTorch has no such dtype
+  kInvalidTensor,         // a tensor that cannot be saved (layout, sharing)
+  kInvalidArgument,       // a caller's argument is unusable (device, slice)
+};
+
+// "kInvalidOffset" -> "InvalidOffset": the code's stable name, used in the
+// status payload, the CLI's JSON output and testdata/ folder names.
+absl::string_view ErrorCodeName(ErrorCode code);
+
+// Inverse of ErrorCodeName; nullopt for an unknown name.
+std::optional<ErrorCode> ErrorCodeFromName(absl::string_view name);
+
+// The reference implementation's error class for `code`, e.g.
+// "InvalidHeaderDeserialization" for kInvalidJson, kInvalidSchema and
+// kDuplicateKey. Empty for codes the reference has no class for.
+absl::string_view ReferenceErrorClass(ErrorCode code);
+
+// A status with `code`'s canonical status code, `message` and `code` as
+// payload.
+absl::Status MakeError(ErrorCode code, absl::string_view message);
+
+// An I/O error whose canonical code comes from `errno_value`; ErrorCode kIoError.
+absl::Status MakeIoError(int errno_value, absl::string_view message);
+
+// The ErrorCode carried by `status`; nullopt for OK or a status made
+// elsewhere.
+std::optional<ErrorCode> GetErrorCode(const absl::Status& status);
+
+// `text` in double quotes for an error message: quotes, backslashes and
+// control characters escaped, cut after 100 bytes (at a UTF-8 boundary) so a
+// hostile megabyte-long tensor name cannot flood a log.
+std::string QuoteForMessage(absl::string_view text);
+
+}  // namespace safetensors
+
+#endif  // SAFETENSORS_PARSER_ERROR_H_

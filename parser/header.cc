@@ -1,0 +1,281 @@
+#include "parser/header.h"
+
+#include <algorithm>
+#include <tuple>
+#include <utility>
+
+#include "absl/base/optimization.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "parser/byte_cursor.h"
+#include "parser/checked_math.h"
+#include "parser/error.h"
+#include "parser/header_json.h"
+#include "parser/status_macros.h"
+#include "parser/utf8.h"
+
+namespace safetensors {
+
+bool operator==(const TensorInfo& a, const TensorInfo& b) {
+  return a.name == b.name && a.dtype == b.dtype && a.shape == b.shape &&
+         a.data_begin == b.data_begin && a.data_end == b.data_end &&
+         a.num_elements == b.num_elements;
+}
+
+bool operator==(const Header& a, const Header& b) {
+  return a.header_size_ == b.header_size_ && a.file_size_ == b.file_size_ &&
+         a.metadata_ == b.metadata_ &&
+         std::equal(a.tensors_.begin(), a.tensors_.end(), b.tensors_.begin(),
+                    b.tensors_.end());
+}
+
+const TensorInfo* Header::Find(absl::string_view name) const {
+  auto it = index_.find(name);
+  return it == index_.end() ? nullptr : &tensors_[it->second];
+}
+
+namespace {
+
+// "[2, 3]", cut short for a hostile rank of 100,000.
+std::string ShapeForMessage(absl::Span<const uint64_t> shape) {
+  constexpr size_t kMaxDims = 8;
+  if (shape.size() <= kMaxDims) return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
+  return absl::StrCat("[", absl::StrJoin(shape.first(kMaxDims), ", "), ", ... (",
+                      shape.size(), " dimensions)]");
+}
+
+std::string OffsetsForMessage(const TensorInfo& t) {
+  return absl::StrCat("data_offsets [", t.data_begin, ", ", t.data_end, "]");
+}
+
+}  // namespace
+
+// Turns the reader's output into a Header, applying the layout rules.
+class HeaderBuilder {
+ public:
+  static absl::StatusOr<Header> Build(absl::Span<const uint8_t> json,
+                                      uint64_t header_size, uint64_t file_size);
+
+ private:
+  static absl::Status CheckLayoutAsReference(Header& header);
+  static absl::Status CheckStrictRules(const Header& header,
+                                       const internal::RawHeader& raw);
+};
+
+absl::StatusOr<Header> HeaderBuilder::Build(absl::Span<const uint8_t> json,
+                                            uint64_t header_size,
+                                            uint64_t file_size) {
+  Header header;
+  header.header_size_ = header_size;
+  header.file_size_ = file_size;
+  internal::RawHeader raw;
+  SAFETENSORS_RETURN_IF_ERROR(internal::ReadHeaderJson(
+      json, kLengthPrefixSize, header.names_, header.dims_, raw));
+  header.metadata_ = std::move(raw.metadata);
+
+  // For a repeated tensor name the reference keeps the last entry; keep the
+  // same one, so that its checks below see what it sees, and reject the
+  // duplicate itself only afterwards.
+  header.index_.reserve(raw.tensors.size());
+  std::vector<bool> superseded;
+  for (size_t i = 0; i < raw.tensors.size(); ++i) {
+    const internal::RawTensor& tensor = raw.tensors[i];
+    auto [it, inserted] = header.index_.try_emplace(tensor.name, i);
+    if (ABSL_PREDICT_FALSE(!inserted)) {
+      superseded.resize(raw.tensors.size());
+      superseded[it->second] = true;
+      raw.RecordDuplicate(
+          tensor.key_offset,
+          absl::StrCat("duplicate tensor name ", QuoteForMessage(tensor.name),
+                       " at bytes ", raw.tensors[it->second].key_offset, " and ",
+                       tensor.key_offset));
+      it->second = i;
+    }
+  }
+  header.tensors_.reserve(raw.tensors.size());
+  for (size_t i = 0; i < raw.tensors.size(); ++i) {
+    if (!superseded.empty() && superseded[i]) continue;
+    const internal::RawTensor& t = raw.tensors[i];
+    header.tensors_.push_back(
+        TensorInfo{t.name, t.dtype, t.shape, t.data_begin, t.data_end, 0});
+  }
+  // Writers emit tensors in offset order, so the sort is usually skipped.
+  // Ties (zero-sized tensors) keep file order.
+  auto by_offsets = [](const TensorInfo& a, const TensorInfo& b) {
+    return std::tie(a.data_begin, a.data_end) < std::tie(b.data_begin, b.data_end);
+  };
+  const bool sorted =
+      std::is_sorted(header.tensors_.begin(), header.tensors_.end(), by_offsets);
+  if (!sorted) {
+    std::stable_sort(header.tensors_.begin(), header.tensors_.end(), by_offsets);
+  }
+
+  SAFETENSORS_RETURN_IF_ERROR(CheckLayoutAsReference(header));
+  SAFETENSORS_RETURN_IF_ERROR(CheckStrictRules(header, raw));
+
+  if (!sorted || !superseded.empty()) {
+    for (size_t i = 0; i < header.tensors_.size(); ++i) {
+      header.index_[header.tensors_[i].name] = i;
+    }
+  }
+  return header;
+}
+
+// The reference's Metadata::validate and its final length check, in its
+// order, so a file it rejects gets the same error class here.
+absl::Status HeaderBuilder::CheckLayoutAsReference(Header& header) {
+  uint64_t expected_begin = 0;
+  for (TensorInfo& t : header.tensors_) {
+    if (ABSL_PREDICT_FALSE(t.data_begin != expected_begin ||
+                           t.data_end < t.data_begin)) {
+      absl::string_view problem =
+          t.data_end < t.data_begin ? "end before begin"
+          : t.data_begin > expected_begin
+              ? "leave a gap after the previous tensor, which ends at "
+              : "overlap the previous tensor, which ends at ";
+      return MakeError(
+          ErrorCode::kInvalidOffset,
+          absl::StrCat("tensor ", QuoteForMessage(t.name), ": ",
+                       OffsetsForMessage(t), " ", problem,
+                       t.data_end < t.data_begin ? "" : absl::StrCat(expected_begin),
+                       " (offsets are relative to the data buffer at byte ",
+                       header.data_offset(), ")"));
+    }
+    expected_begin = t.data_end;
+
+    // Left to right, as the reference folds: [2^40, 2^40, 0] overflows
+    // before the zero is reached.
+    uint64_t count = 1;
+    for (uint64_t dim : t.shape) {
+      if (ABSL_PREDICT_FALSE(!CheckedMul(count, dim, &count))) {
+        return MakeError(ErrorCode::kValidationOverflow,
+                         absl::StrCat("tensor ", QuoteForMessage(t.name),
+                                      ": shape ", ShapeForMessage(t.shape),
+                                      " has more elements than fit in 64 bits"));
+      }
+    }
+    uint64_t bits;
+    if (ABSL_PREDICT_FALSE(!CheckedMul(count, DtypeBits(t.dtype), &bits))) {
+      return MakeError(
+          ErrorCode::kValidationOverflow,
+          absl::StrCat("tensor ", QuoteForMessage(t.name), ": ", count, " ",
+                       DtypeName(t.dtype), " elements are more bits than fit in 64 bits"));
+    }
+    if (ABSL_PREDICT_FALSE(bits % 8 != 0)) {
+      return MakeError(
+          ErrorCode::kMisalignedSlice,
+          absl::StrCat("tensor ", QuoteForMessage(t.name), ": ", count, " ",
+                       DtypeName(t.dtype), " elements are ", bits,
+                       " bits, not a whole number of bytes"));
+    }
+    if (ABSL_PREDICT_FALSE(bits / 8 != t.num_bytes())) {
+      return MakeError(
+          ErrorCode::kTensorInvalidInfo,
+          absl::StrCat("tensor ", QuoteForMessage(t.name), ": dtype ",
+                       DtypeName(t.dtype), " and shape ", ShapeForMessage(t.shape),
+                       " need ", bits / 8, " bytes but ", OffsetsForMessage(t),
+                       " hold ", t.num_bytes()));
+    }
+    t.num_elements = count;
+  }
+  if (ABSL_PREDICT_FALSE(expected_begin != header.data_size())) {
+    return MakeError(
+        ErrorCode::kMetadataIncompleteBuffer,
+        absl::StrCat("the tensors cover ", expected_begin,
+                     " bytes but the data buffer (from byte ", header.data_offset(),
+                     " to the end of the file) holds ", header.data_size(),
+                     expected_begin < header.data_size() ? " (trailing bytes)"
+                                                          : " (truncated file)"));
+  }
+  return absl::OkStatus();
+}
+
+// The rules we enforce where the reference accepts (DESIGN.md).
+absl::Status HeaderBuilder::CheckStrictRules(const Header& header,
+                                             const internal::RawHeader& raw) {
+  if (ABSL_PREDICT_FALSE(raw.first_duplicate.has_value())) {
+    return MakeError(ErrorCode::kDuplicateKey, raw.first_duplicate->message);
+  }
+  for (const TensorInfo& t : header.tensors_) {
+    // Independent of dimension order: the reference passes [0, 2^32, 2^32]
+    // yet fails [2^32, 2^32, 0]; both describe an impossible tensor.
+    uint64_t bits = DtypeBits(t.dtype);
+    for (uint64_t dim : t.shape) {
+      if (dim == 0) continue;
+      if (ABSL_PREDICT_FALSE(!CheckedMul(bits, dim, &bits))) {
+        return MakeError(
+            ErrorCode::kValidationOverflow,
+            absl::StrCat("tensor ", QuoteForMessage(t.name), ": shape ",
+                         ShapeForMessage(t.shape), " of ", DtypeName(t.dtype),
+                         " overflows 64 bits when its zero dimensions are "
+                         "ignored"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> ReadHeaderSize(absl::Span<const uint8_t> first_bytes,
+                                        uint64_t file_size,
+                                        const ParseOptions& options) {
+  if (ABSL_PREDICT_FALSE(first_bytes.size() > file_size)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     absl::StrCat("given ", first_bytes.size(),
+                                  " bytes of a file said to be ", file_size,
+                                  " bytes long"));
+  }
+  if (ABSL_PREDICT_FALSE(file_size < kLengthPrefixSize)) {
+    return MakeError(ErrorCode::kHeaderTooSmall,
+                     absl::StrCat("file is ", file_size,
+                                  " bytes; a safetensors file starts with an "
+                                  "8-byte header length"));
+  }
+  uint64_t header_size;
+  if (ABSL_PREDICT_FALSE(!ReadLittleEndian64(first_bytes, &header_size))) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     absl::StrCat("need the file's first 8 bytes, given ",
+                                  first_bytes.size()));
+  }
+  if (ABSL_PREDICT_FALSE(header_size > options.max_header_size)) {
+    return MakeError(ErrorCode::kHeaderTooLarge,
+                     absl::StrCat("header length ", header_size,
+                                  " (bytes 0-7) exceeds the limit of ",
+                                  options.max_header_size, " bytes"));
+  }
+  if (ABSL_PREDICT_FALSE(header_size > file_size - kLengthPrefixSize)) {
+    return MakeError(ErrorCode::kInvalidHeaderLength,
+                     absl::StrCat("header length ", header_size,
+                                  " (bytes 0-7) runs past the end of the ",
+                                  file_size, "-byte file"));
+  }
+  return header_size;
+}
+
+absl::StatusOr<Header> ParseHeader(absl::Span<const uint8_t> prefix,
+                                   uint64_t file_size,
+                                   const ParseOptions& options) {
+  SAFETENSORS_ASSIGN_OR_RETURN(const uint64_t header_size,
+                               ReadHeaderSize(prefix, file_size, options));
+  if (ABSL_PREDICT_FALSE(prefix.size() - kLengthPrefixSize < header_size)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     absl::StrCat("given the file's first ", prefix.size(),
+                                  " bytes; its header needs 8 + ", header_size));
+  }
+  const absl::Span<const uint8_t> json =
+      prefix.subspan(kLengthPrefixSize, static_cast<size_t>(header_size));
+  if (std::optional<size_t> bad = FindInvalidUtf8(json); ABSL_PREDICT_FALSE(bad)) {
+    return MakeError(ErrorCode::kInvalidUtf8,
+                     absl::StrCat("header is not valid UTF-8 at byte ",
+                                  kLengthPrefixSize + *bad));
+  }
+  return HeaderBuilder::Build(json, header_size, file_size);
+}
+
+absl::StatusOr<Header> ParseHeader(absl::string_view file,
+                                   const ParseOptions& options) {
+  const absl::Span<const uint8_t> bytes(
+      reinterpret_cast<const uint8_t*>(file.data()), file.size());
+  return ParseHeader(bytes, bytes.size(), options);
+}
+
+}  // namespace safetensors

@@ -1,0 +1,76 @@
+// The strict reader for exactly the safetensors header grammar (internal to
+// parser/; ParseHeader in header.h is the public entry point).
+//
+// Grammar: one JSON object whose keys are tensor names mapping to
+//   {"dtype": STRING, "shape": [U64, ...], "data_offsets": [U64, U64], ...}
+// (other fields: any JSON value, ignored) plus an optional
+//   "__metadata__": null | {STRING: STRING, ...}.
+// U64 is 0|[1-9][0-9]* up to 2^64-1. Whitespace is space, tab, CR, LF.
+// Strings: every JSON escape, surrogate pairs joined, lone surrogates and raw
+// control characters rejected. Nesting: at most 127 levels in all, as
+// serde_json (the reference's JSON library) allows. The input must already be
+// valid UTF-8 (ParseHeader checks that first, as the reference does).
+//
+// The reader checks syntax and schema only; layout rules (offsets, sizes) are
+// HeaderBuilder's. Duplicate keys that the reference tolerates are not errors
+// here: they are recorded in RawHeader::first_duplicate so that the caller can
+// reject them after the reference's own checks have run.
+#ifndef SAFETENSORS_PARSER_HEADER_JSON_H_
+#define SAFETENSORS_PARSER_HEADER_JSON_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/types/span.h"
+#include "parser/dtype.h"
+#include "parser/header.h"
+#include "parser/stable_arena.h"
+
+namespace safetensors {
+namespace internal {
+
+// serde_json's recursion limit: a container at depth 128 (the header object
+// being depth 1) is an error there, so it is here.
+inline constexpr int kMaxNestingDepth = 127;
+
+struct RawTensor {
+  absl::string_view name;            // in the names arena
+  Dtype dtype;
+  absl::Span<const uint64_t> shape;  // in the dims arena
+  uint64_t data_begin;
+  uint64_t data_end;
+  uint64_t key_offset;  // file offset of the tensor's key, for messages
+};
+
+// A rule only we enforce, found while reading, reported after the
+// reference's checks.
+struct DeferredError {
+  uint64_t offset;  // file offset, so the earliest finding can be reported
+  std::string message;
+};
+
+struct RawHeader {
+  std::vector<RawTensor> tensors;  // file order, duplicates included
+  std::optional<MetadataEntries> metadata;
+  std::optional<DeferredError> first_duplicate;
+
+  // Keeps the earliest of the duplicates found.
+  void RecordDuplicate(uint64_t offset, std::string message);
+};
+
+// Reads `json` (the header bytes, which start at byte `file_offset` of the
+// file, for messages) into `out`, copying names and shapes into the arenas.
+// Errors: kInvalidJson (syntax), kInvalidSchema (shape of the data),
+// kDuplicateKey (a repeated dtype/shape/data_offsets field or __metadata__,
+// which the reference rejects too).
+absl::Status ReadHeaderJson(absl::Span<const uint8_t> json,
+                            uint64_t file_offset, StableArena<char>& names,
+                            StableArena<uint64_t>& dims, RawHeader& out);
+
+}  // namespace internal
+}  // namespace safetensors
+
+#endif  // SAFETENSORS_PARSER_HEADER_JSON_H_

@@ -1,0 +1,58 @@
+#include "parser/utf8.h"
+
+#include "parser/byte_cursor.h"
+
+namespace safetensors {
+namespace {
+
+// Headers are nearly all ASCII, so skip eight ASCII bytes at a time first.
+void SkipAsciiWords(ByteCursor& cursor) {
+  uint64_t word;
+  while (ReadLittleEndian64(cursor.rest(), &word) &&
+         (word & 0x8080808080808080ULL) == 0) {
+    if (!cursor.Skip(8)) return;
+  }
+}
+
+bool InRange(int byte, int low, int high) { return byte >= low && byte <= high; }
+
+}  // namespace
+
+std::optional<size_t> FindInvalidUtf8(absl::Span<const uint8_t> bytes) {
+  ByteCursor cursor(bytes);
+  while (!cursor.AtEnd()) {
+    SkipAsciiWords(cursor);
+    const size_t start = cursor.position();
+    const int lead = cursor.Peek();
+    if (lead < 0) break;
+    if (lead < 0x80) {
+      cursor.Advance();
+      continue;
+    }
+    // The range the second byte must fall in is what excludes overlong forms
+    // (E0, F0), surrogates (ED) and code points above U+10FFFF (F4).
+    size_t length;
+    int second_low = 0x80, second_high = 0xBF;
+    if (InRange(lead, 0xC2, 0xDF)) {
+      length = 2;
+    } else if (InRange(lead, 0xE0, 0xEF)) {
+      length = 3;
+      if (lead == 0xE0) second_low = 0xA0;
+      if (lead == 0xED) second_high = 0x9F;
+    } else if (InRange(lead, 0xF0, 0xF4)) {
+      length = 4;
+      if (lead == 0xF0) second_low = 0x90;
+      if (lead == 0xF4) second_high = 0x8F;
+    } else {
+      return start;  // continuation byte, C0/C1 overlong lead, or F5..FF
+    }
+    if (!InRange(cursor.PeekAt(1), second_low, second_high)) return start;
+    for (size_t i = 2; i < length; ++i) {
+      if (!InRange(cursor.PeekAt(i), 0x80, 0xBF)) return start;
+    }
+    if (!cursor.Skip(length)) return start;
+  }
+  return std::nullopt;
+}
+
+}  // namespace safetensors
