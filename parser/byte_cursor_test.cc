@@ -1,0 +1,48 @@
+#include "parser/byte_cursor.h"
+
+#include <cstdint>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace safetensors {
+namespace {
+
+TEST(ByteCursorTest, NeverMovesPastTheEnd) {
+  const std::vector<uint8_t> bytes = {'a', 'b', 'c'};
+  ByteCursor cursor(bytes);
+  EXPECT_EQ(cursor.Peek(), 'a');
+  EXPECT_EQ(cursor.PeekAt(2), 'c');
+  EXPECT_EQ(cursor.PeekAt(3), -1);
+  EXPECT_EQ(cursor.PeekAt(SIZE_MAX), -1);
+  EXPECT_FALSE(cursor.Skip(4));
+  EXPECT_FALSE(cursor.Skip(SIZE_MAX));
+  EXPECT_EQ(cursor.position(), 0u);
+  absl::Span<const uint8_t> taken;
+  EXPECT_TRUE(cursor.Take(2, &taken));
+  EXPECT_EQ(taken.size(), 2u);
+  EXPECT_EQ(cursor.remaining(), 1u);
+  EXPECT_FALSE(cursor.Take(2, &taken));
+  EXPECT_TRUE(cursor.Advance());
+  EXPECT_TRUE(cursor.AtEnd());
+  EXPECT_EQ(cursor.Peek(), -1);
+  EXPECT_FALSE(cursor.Advance());
+}
+
+TEST(ByteCursorTest, CountWhileStopsAtTheEnd) {
+  const std::vector<uint8_t> bytes = {'1', '2', 'x', '3'};
+  ByteCursor cursor(bytes);
+  EXPECT_EQ(cursor.CountWhile([](uint8_t b) { return b >= '0' && b <= '9'; }), 2u);
+  EXPECT_EQ(cursor.CountWhile([](uint8_t) { return true; }), 4u);
+}
+
+TEST(ByteCursorTest, ReadsLittleEndian) {
+  const std::vector<uint8_t> bytes = {1, 2, 3, 4, 5, 6, 7, 0x80};
+  uint64_t value = 0;
+  ASSERT_TRUE(ReadLittleEndian64(bytes, &value));
+  EXPECT_EQ(value, 0x8007060504030201ULL);
+  EXPECT_FALSE(ReadLittleEndian64(absl::MakeSpan(bytes).first(7), &value));
+}
+
+}  // namespace
+}  // namespace safetensors
