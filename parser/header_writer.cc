@@ -1,0 +1,173 @@
+#include "parser/header_writer.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "parser/checked_math.h"
+#include "parser/error.h"
+#include "parser/utf8.h"
+
+namespace safetensors {
+namespace {
+
+absl::Status CheckUtf8(absl::string_view text, absl::string_view what) {
+  const absl::Span<const uint8_t> bytes(
+      reinterpret_cast<const uint8_t*>(text.data()), text.size());
+  if (std::optional<size_t> bad = FindInvalidUtf8(bytes)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     absl::StrCat(what, " ", QuoteForMessage(text),
+                                  " is not valid UTF-8 at byte ", *bad));
+  }
+  return absl::OkStatus();
+}
+
+// serde_json's escaping: the two-character escapes it knows, \u00xx (lower
+// case) for other control characters, everything else (DEL, non-ASCII) raw.
+void AppendJsonString(absl::string_view text, std::string& out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  for (char c : text) {
+    const unsigned char byte = static_cast<unsigned char>(c);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (byte < 0x20) {
+          out += "\\u00";
+          out.push_back(kHex[byte >> 4]);
+          out.push_back(kHex[byte & 0xF]);
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+// Bytes of `t`'s data, with the same rules a reader applies, so whatever we
+// write parses back.
+absl::StatusOr<uint64_t> ByteSize(const TensorDescription& t) {
+  uint64_t count = 1;
+  uint64_t nonzero_bits = DtypeBits(t.dtype);
+  bool overflow = false;
+  for (uint64_t dim : t.shape) {
+    overflow |= !CheckedMul(count, dim, &count);
+    if (dim != 0) overflow |= !CheckedMul(nonzero_bits, dim, &nonzero_bits);
+  }
+  uint64_t bits = 0;
+  overflow |= !CheckedMul(count, DtypeBits(t.dtype), &bits);
+  if (overflow) {
+    return MakeError(ErrorCode::kValidationOverflow,
+                     absl::StrCat("tensor ", QuoteForMessage(t.name),
+                                  ": its size in bits does not fit in 64 bits"));
+  }
+  if (bits % 8 != 0) {
+    return MakeError(ErrorCode::kMisalignedSlice,
+                     absl::StrCat("tensor ", QuoteForMessage(t.name), ": ", count, " ",
+                                  DtypeName(t.dtype), " elements are ", bits,
+                                  " bits, not a whole number of bytes"));
+  }
+  return bits / 8;
+}
+
+}  // namespace
+
+absl::StatusOr<SerializedHeader> SerializeHeader(
+    absl::Span<const TensorDescription> tensors,
+    const std::optional<MetadataEntries>& metadata) {
+  SerializedHeader result;
+  std::string& json = result.bytes;
+  json.assign(kLengthPrefixSize, '\0');  // the length, filled in last
+  json.push_back('{');
+  if (metadata.has_value()) {
+    json += "\"__metadata__\":{";
+    absl::flat_hash_set<absl::string_view> keys;
+    for (const auto& [key, value] : *metadata) {
+      if (!keys.insert(key).second) {
+        return MakeError(ErrorCode::kDuplicateKey,
+                         absl::StrCat("metadata key ", QuoteForMessage(key),
+                                      " given twice"));
+      }
+      if (absl::Status s = CheckUtf8(key, "metadata key"); !s.ok()) return s;
+      if (absl::Status s = CheckUtf8(value, "metadata value"); !s.ok()) return s;
+      if (keys.size() > 1) json.push_back(',');
+      AppendJsonString(key, json);
+      json.push_back(':');
+      AppendJsonString(value, json);
+    }
+    json.push_back('}');
+  }
+
+  absl::flat_hash_set<absl::string_view> names;
+  names.reserve(tensors.size());
+  for (const TensorDescription& t : tensors) {
+    if (!names.insert(t.name).second) {
+      return MakeError(ErrorCode::kDuplicateKey,
+                       absl::StrCat("tensor name ", QuoteForMessage(t.name),
+                                    " given twice"));
+    }
+  }
+  std::vector<size_t> order(tensors.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    if (tensors[a].dtype != tensors[b].dtype) return tensors[a].dtype > tensors[b].dtype;
+    return tensors[a].name < tensors[b].name;
+  });
+  result.layout.reserve(tensors.size());
+  for (size_t i = 0; i < order.size(); ++i) {
+    const TensorDescription& t = tensors[order[i]];
+    if (t.name == "__metadata__") {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "a tensor cannot be named \"__metadata__\": readers take "
+                       "that key for the metadata");
+    }
+    if (absl::Status s = CheckUtf8(t.name, "tensor name"); !s.ok()) return s;
+    absl::StatusOr<uint64_t> size = ByteSize(t);
+    if (!size.ok()) return size.status();
+    const uint64_t begin = result.data_size;
+    if (!CheckedAdd(begin, *size, &result.data_size)) {
+      return MakeError(ErrorCode::kValidationOverflow,
+                       "the tensors' total size does not fit in 64 bits");
+    }
+    result.layout.push_back(TensorPlacement{order[i], begin, result.data_size});
+
+    if (json.back() != '{') json.push_back(',');
+    AppendJsonString(t.name, json);
+    absl::StrAppend(&json, ":{\"dtype\":\"", DtypeName(t.dtype), "\",\"shape\":[");
+    for (size_t d = 0; d < t.shape.size(); ++d) {
+      absl::StrAppend(&json, d ? "," : "", t.shape[d]);
+    }
+    absl::StrAppend(&json, "],\"data_offsets\":[", begin, ",", result.data_size, "]}");
+  }
+  json.push_back('}');
+  // Pad so the data buffer, which starts right after, is 8-byte aligned.
+  json.append((8 - json.size() % 8) % 8, ' ');
+  const uint64_t header_size = json.size() - kLengthPrefixSize;
+  for (size_t i = 0; i < 8; ++i) {
+    json[i] = static_cast<char>((header_size >> (8 * i)) & 0xFF);
+  }
+  return result;
+}
+
+}  // namespace safetensors
