@@ -62,6 +62,13 @@ def safetensors_cpp_dependencies():
             },
             debian_package = "libgtest-dev libgmock-dev",
         )
+    if "openssl" not in existing:
+        # Tests only: SHA-256 of golden tensors' bytes.
+        system_library_repository(
+            name = "openssl",
+            libraries = {":crypto": "libcrypto"},
+            debian_package = "libssl-dev",
+        )
     if "libtorch" not in existing:
         libtorch_repository(
             name = "libtorch",

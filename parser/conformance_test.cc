@@ -13,7 +13,7 @@
 #include "parser/error.h"
 #include "parser/header.h"
 #include "parser/status_matchers.h"
-#include "parser/test_files.h"
+#include "testdata/test_files.h"
 
 namespace safetensors {
 namespace {
@@ -114,10 +114,10 @@ TEST(ConformanceTest, CopyIsByteIdenticalToSharedCorpus) {
   const fs::path copy = work_tree / "testdata" / "conformance";
   std::set<std::string> shared_files, copied_files;
   for (const auto& e : fs::recursive_directory_iterator(shared)) {
-    if (e.is_regular_file()) shared_files.insert(fs::relative(e.path(), shared).string());
+    if (e.is_regular_file()) shared_files.insert(e.path().lexically_relative(shared).string());
   }
   for (const auto& e : fs::recursive_directory_iterator(copy)) {
-    if (e.is_regular_file()) copied_files.insert(fs::relative(e.path(), copy).string());
+    if (e.is_regular_file()) copied_files.insert(e.path().lexically_relative(copy).string());
   }
   EXPECT_EQ(shared_files, copied_files);
   for (const std::string& name : shared_files) {

@@ -1,6 +1,6 @@
 // Reading test data from the runfiles tree (tests only).
-#ifndef SAFETENSORS_PARSER_TEST_FILES_H_
-#define SAFETENSORS_PARSER_TEST_FILES_H_
+#ifndef SAFETENSORS_TESTDATA_TEST_FILES_H_
+#define SAFETENSORS_TESTDATA_TEST_FILES_H_
 
 #include <fstream>
 #include <iterator>
@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "openssl/evp.h"
 #include "gtest/gtest.h"
 
 namespace safetensors {
@@ -34,7 +35,21 @@ inline std::vector<std::vector<std::string>> ReadTsv(const std::string& path) {
   return rows;
 }
 
+// Lower-case hex SHA-256 of `bytes`, as Python's hashlib writes it.
+inline std::string Sha256Hex(absl::string_view bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EXPECT_EQ(EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr), 1);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < length; ++i) {
+    out.push_back(kHex[digest[i] >> 4]);
+    out.push_back(kHex[digest[i] & 0xF]);
+  }
+  return out;
+}
+
 }  // namespace testing
 }  // namespace safetensors
 
-#endif  // SAFETENSORS_PARSER_TEST_FILES_H_
+#endif  // SAFETENSORS_TESTDATA_TEST_FILES_H_
