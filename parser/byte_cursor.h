@@ -12,8 +12,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "absl/base/attributes.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 
 namespace safetensors {
@@ -32,6 +34,18 @@ class ByteCursor {
 
   // The next byte, or -1 at the end.
   int Peek() const { return AtEnd() ? -1 : bytes_[position_]; }
+
+  // The 8 bytes starting `ahead` bytes past the position, as a little-endian
+  // word, without moving; false (and *word untouched) when fewer remain. For
+  // scanning 8 bytes at a time.
+  ABSL_MUST_USE_RESULT bool PeekWord(uint64_t* word, size_t ahead = 0) const {
+    if (ahead > remaining() || remaining() - ahead < 8) return false;
+    std::memcpy(word, bytes_.data() + position_ + ahead, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    *word = __builtin_bswap64(*word);
+#endif
+    return true;
+  }
 
   // The byte `ahead` positions past the next one, or -1 past the end.
   int PeekAt(size_t ahead) const {
@@ -56,6 +70,28 @@ class ByteCursor {
     return true;
   }
 
+  // If the unread bytes start with `text`, consumes them and returns true.
+  bool ConsumePrefix(absl::string_view text) {
+    if (text.size() > remaining() ||
+        std::memcmp(bytes_.data() + position_, text.data(), text.size()) != 0) {
+      return false;
+    }
+    position_ += text.size();
+    return true;
+  }
+
+  // How many of the unread bytes equal `byte` (memchr, so it runs at memory
+  // speed).
+  size_t Count(uint8_t byte) const {
+    size_t count = 0;
+    for (size_t at = position_; at < bytes_.size(); ++count, ++at) {
+      const void* found = std::memchr(bytes_.data() + at, byte, bytes_.size() - at);
+      if (found == nullptr) break;
+      at = static_cast<size_t>(static_cast<const uint8_t*>(found) - bytes_.data());
+    }
+    return count;
+  }
+
   // How many bytes from the current position satisfy `pred`, without moving.
   template <typename Predicate>
   size_t CountWhile(Predicate pred) const {
@@ -72,11 +108,7 @@ class ByteCursor {
 // The little-endian u64 in the first 8 bytes of `bytes`; false when shorter.
 ABSL_MUST_USE_RESULT inline bool ReadLittleEndian64(
     absl::Span<const uint8_t> bytes, uint64_t* value) {
-  if (bytes.size() < 8) return false;
-  uint64_t result = 0;
-  for (size_t i = 8; i > 0; --i) result = (result << 8) | bytes[i - 1];
-  *value = result;
-  return true;
+  return ByteCursor(bytes).PeekWord(value);
 }
 
 }  // namespace safetensors

@@ -36,6 +36,39 @@ TEST(ByteCursorTest, CountWhileStopsAtTheEnd) {
   EXPECT_EQ(cursor.CountWhile([](uint8_t) { return true; }), 4u);
 }
 
+TEST(ByteCursorTest, CountsOccurrencesOfAByte) {
+  const std::vector<uint8_t> bytes = {'{', 'a', '{', '{', 'b', '{'};
+  ByteCursor cursor(bytes);
+  EXPECT_EQ(cursor.Count('{'), 4u);
+  EXPECT_EQ(cursor.Count('a'), 1u);
+  EXPECT_EQ(cursor.Count('z'), 0u);
+  ASSERT_TRUE(cursor.Skip(3));
+  EXPECT_EQ(cursor.Count('{'), 2u);
+  ASSERT_TRUE(cursor.Skip(3));
+  EXPECT_EQ(cursor.Count('{'), 0u);
+}
+
+TEST(ByteCursorTest, PeekWordChecksBounds) {
+  const std::vector<uint8_t> bytes = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+  ByteCursor cursor(bytes);
+  uint64_t word = 0;
+  EXPECT_TRUE(cursor.PeekWord(&word, 1));
+  EXPECT_EQ(word, 0x0908070605040302ULL);
+  EXPECT_FALSE(cursor.PeekWord(&word, 2));
+  EXPECT_FALSE(cursor.PeekWord(&word, SIZE_MAX));
+}
+
+TEST(ByteCursorTest, ConsumePrefixOnlyOnAFullMatch) {
+  const std::vector<uint8_t> bytes = {'"', 'a', '"', ':'};
+  ByteCursor cursor(bytes);
+  EXPECT_FALSE(cursor.ConsumePrefix("\"b"));
+  EXPECT_FALSE(cursor.ConsumePrefix("\"a\":1"));  // longer than what is left
+  EXPECT_EQ(cursor.position(), 0u);
+  EXPECT_TRUE(cursor.ConsumePrefix("\"a\""));
+  EXPECT_EQ(cursor.position(), 3u);
+  EXPECT_TRUE(cursor.ConsumePrefix(""));
+}
+
 TEST(ByteCursorTest, ReadsLittleEndian) {
   const std::vector<uint8_t> bytes = {1, 2, 3, 4, 5, 6, 7, 0x80};
   uint64_t value = 0;

@@ -68,8 +68,13 @@ const DtypeInfo& Info(Dtype dtype) {
 absl::Span<const Dtype> AllDtypes() { return kAll; }
 
 std::optional<Dtype> ParseDtype(absl::string_view name) {
+  // Called once per tensor of every header: compare sizes and first bytes
+  // before calling memcmp.
   for (const DtypeInfo& info : kDtypes) {
-    if (info.name == name) return info.dtype;
+    if (info.name.size() == name.size() && info.name[0] == name[0] &&
+        info.name == name) {
+      return info.dtype;
+    }
   }
   return std::nullopt;
 }

@@ -18,8 +18,13 @@ namespace safetensors {
 
 bool operator==(const TensorInfo& a, const TensorInfo& b) {
   return a.name == b.name && a.dtype == b.dtype && a.shape == b.shape &&
-         a.data_begin == b.data_begin && a.data_end == b.data_end &&
-         a.num_elements == b.num_elements;
+         a.data_begin == b.data_begin && a.data_end == b.data_end;
+}
+
+uint64_t TensorInfo::num_elements() const {
+  uint64_t count = 1;
+  for (uint64_t dim : shape) count *= dim;  // validated: no overflow
+  return count;
 }
 
 bool operator==(const Header& a, const Header& b) {
@@ -31,7 +36,13 @@ bool operator==(const Header& a, const Header& b) {
 
 const TensorInfo* Header::Find(absl::string_view name) const {
   auto it = index_.find(name);
-  return it == index_.end() ? nullptr : &tensors_[it->second];
+  return it == index_.end() ? nullptr : &tensors_[*it];
+}
+
+void Header::BuildIndex() {
+  index_ = NameIndex(tensors_.size(), NameHash{tensors_.data()},
+                     NameEq{tensors_.data()});
+  for (size_t i = 0; i < tensors_.size(); ++i) index_.insert(i);
 }
 
 namespace {
@@ -69,6 +80,17 @@ absl::StatusOr<Header> HeaderBuilder::Build(absl::Span<const uint8_t> json,
   header.header_size_ = header_size;
   header.file_size_ = file_size;
   internal::RawHeader raw;
+  // Reserve once rather than grow by doubling (which holds up to twice the
+  // memory while copying): every tensor entry holds a '{', and none is
+  // shorter than kMinTensorEntryBytes, so the smaller count bounds the
+  // number of tensors.
+  constexpr size_t kMinTensorEntryBytes =
+      sizeof(R"("":{"dtype":"F4","shape":[],"data_offsets":[0,0]})") - 1;
+  const size_t capacity = std::min<size_t>(
+      ByteCursor(json).Count('{'),
+      json.size() / kMinTensorEntryBytes);
+  raw.tensors.reserve(capacity);
+  raw.key_offsets.reserve(capacity);
   SAFETENSORS_RETURN_IF_ERROR(internal::ReadHeaderJson(
       json, kLengthPrefixSize, header.names_, header.dims_, raw));
   header.metadata_ = std::move(raw.metadata);
@@ -76,48 +98,42 @@ absl::StatusOr<Header> HeaderBuilder::Build(absl::Span<const uint8_t> json,
   // For a repeated tensor name the reference keeps the last entry; keep the
   // same one, so that its checks below see what it sees, and reject the
   // duplicate itself only afterwards.
-  header.index_.reserve(raw.tensors.size());
+  header.tensors_ = std::move(raw.tensors);
+  std::vector<TensorInfo>& tensors = header.tensors_;
+  header.BuildIndex();
   std::vector<bool> superseded;
-  for (size_t i = 0; i < raw.tensors.size(); ++i) {
-    const internal::RawTensor& tensor = raw.tensors[i];
-    auto [it, inserted] = header.index_.try_emplace(tensor.name, i);
-    if (ABSL_PREDICT_FALSE(!inserted)) {
-      superseded.resize(raw.tensors.size());
-      superseded[it->second] = true;
+  if (ABSL_PREDICT_FALSE(header.index_.size() != tensors.size())) {
+    superseded.resize(tensors.size());
+    Header::NameIndex last(tensors.size(), Header::NameHash{tensors.data()},
+                           Header::NameEq{tensors.data()});
+    for (size_t i = tensors.size(); i-- > 0;) {  // from the end: last wins
+      if (last.insert(i).second) continue;
+      superseded[i] = true;
       raw.RecordDuplicate(
-          tensor.key_offset,
-          absl::StrCat("duplicate tensor name ", QuoteForMessage(tensor.name),
-                       " at bytes ", raw.tensors[it->second].key_offset, " and ",
-                       tensor.key_offset));
-      it->second = i;
+          raw.key_offsets[i],
+          absl::StrCat("duplicate tensor name ", QuoteForMessage(tensors[i].name),
+                       " at bytes ", raw.key_offsets[i], " and ",
+                       raw.key_offsets[*last.find(tensors[i].name)]));
     }
-  }
-  header.tensors_.reserve(raw.tensors.size());
-  for (size_t i = 0; i < raw.tensors.size(); ++i) {
-    if (!superseded.empty() && superseded[i]) continue;
-    const internal::RawTensor& t = raw.tensors[i];
-    header.tensors_.push_back(
-        TensorInfo{t.name, t.dtype, t.shape, t.data_begin, t.data_end, 0});
+    size_t kept = 0;
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      if (!superseded[i]) tensors[kept++] = tensors[i];
+    }
+    tensors.resize(kept);
   }
   // Writers emit tensors in offset order, so the sort is usually skipped.
   // Ties (zero-sized tensors) keep file order.
   auto by_offsets = [](const TensorInfo& a, const TensorInfo& b) {
     return std::tie(a.data_begin, a.data_end) < std::tie(b.data_begin, b.data_end);
   };
-  const bool sorted =
-      std::is_sorted(header.tensors_.begin(), header.tensors_.end(), by_offsets);
-  if (!sorted) {
-    std::stable_sort(header.tensors_.begin(), header.tensors_.end(), by_offsets);
-  }
+  const bool sorted = std::is_sorted(tensors.begin(), tensors.end(), by_offsets);
+  if (!sorted) std::stable_sort(tensors.begin(), tensors.end(), by_offsets);
 
   SAFETENSORS_RETURN_IF_ERROR(CheckLayoutAsReference(header));
   SAFETENSORS_RETURN_IF_ERROR(CheckStrictRules(header, raw));
 
-  if (!sorted || !superseded.empty()) {
-    for (size_t i = 0; i < header.tensors_.size(); ++i) {
-      header.index_[header.tensors_[i].name] = i;
-    }
-  }
+  // The index holds file positions; make them offset-order positions.
+  if (!sorted || !superseded.empty()) header.BuildIndex();
   return header;
 }
 
@@ -176,7 +192,6 @@ absl::Status HeaderBuilder::CheckLayoutAsReference(Header& header) {
                        " need ", bits / 8, " bytes but ", OffsetsForMessage(t),
                        " hold ", t.num_bytes()));
     }
-    t.num_elements = count;
   }
   if (ABSL_PREDICT_FALSE(expected_begin != header.data_size())) {
     return MakeError(

@@ -32,7 +32,8 @@
 #include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -63,9 +64,10 @@ struct TensorInfo {
   absl::Span<const uint64_t> shape;  // empty for a scalar
   uint64_t data_begin;               // offsets into the data buffer,
   uint64_t data_end;                 // which starts at Header::data_offset()
-  uint64_t num_elements;             // product of shape (1 for a scalar)
 
   uint64_t num_bytes() const { return data_end - data_begin; }
+  // Product of shape (1 for a scalar); cannot overflow in a parsed header.
+  uint64_t num_elements() const;
 };
 
 bool operator==(const TensorInfo& a, const TensorInfo& b);
@@ -104,10 +106,34 @@ class Header {
   friend class HeaderBuilder;
   Header() = default;
 
+  // Indexes tensors_ by name; for a repeated name, the first position stays.
+  void BuildIndex();
+
+  // The name index holds positions in tensors_, hashed and compared through
+  // the tensor's name: about 9 bytes a tensor rather than a second view of
+  // every name. It points at tensors_'s buffer, which never changes once the
+  // index is built (a move of the vector keeps the buffer).
+  struct NameHash {
+    using is_transparent = void;
+    const TensorInfo* tensors;
+    size_t operator()(size_t i) const { return (*this)(tensors[i].name); }
+    size_t operator()(absl::string_view name) const {
+      return absl::Hash<absl::string_view>()(name);
+    }
+  };
+  struct NameEq {
+    using is_transparent = void;
+    const TensorInfo* tensors;
+    bool operator()(size_t a, size_t b) const { return tensors[a].name == tensors[b].name; }
+    bool operator()(size_t a, absl::string_view b) const { return tensors[a].name == b; }
+    bool operator()(absl::string_view a, size_t b) const { return a == tensors[b].name; }
+  };
+  using NameIndex = absl::flat_hash_set<size_t, NameHash, NameEq>;
+
   internal::StableArena<char> names_;
   internal::StableArena<uint64_t> dims_;
   std::vector<TensorInfo> tensors_;
-  absl::flat_hash_map<absl::string_view, size_t> index_;
+  NameIndex index_;
   std::optional<MetadataEntries> metadata_;
   uint64_t header_size_ = 0;
   uint64_t file_size_ = 0;

@@ -31,6 +31,33 @@ bool IsDigit(int c) { return c >= '0' && c <= '9'; }
 // True for the bytes a string can hold without an escape.
 bool IsPlainStringByte(uint8_t b) { return b != '"' && b != '\\' && b >= 0x20; }
 
+// How many bytes from the cursor can be copied verbatim into a string: up to
+// the first '"', '\\' or control character. Eight bytes at a time: for each
+// test, (v - 0x01..) & ~v & 0x80.. flags the lowest byte that is zero (for
+// v ^ c: equal to c; for v - 0x20..: below 0x20) exactly.
+size_t CountPlainStringBytes(const ByteCursor& cursor) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  size_t count = 0;
+  uint64_t word;
+  while (cursor.PeekWord(&word, count)) {
+    const uint64_t quote = word ^ (kOnes * '"');
+    const uint64_t backslash = word ^ (kOnes * '\\');
+    const uint64_t special = (((quote - kOnes) & ~quote) |
+                              ((backslash - kOnes) & ~backslash) |
+                              ((word - kOnes * 0x20) & ~word)) &
+                             kHigh;
+    if (special != 0) {
+      return count + static_cast<size_t>(__builtin_ctzll(special) / 8);
+    }
+    count += 8;
+  }
+  while (count < cursor.remaining() && IsPlainStringByte(static_cast<uint8_t>(cursor.PeekAt(count)))) {
+    ++count;
+  }
+  return count;
+}
+
 // Whether `c` starts some JSON value: if a value of the wrong type starts
 // here the header is well-formed JSON but the wrong shape (a schema error),
 // otherwise it is not JSON at all (a syntax error).
@@ -199,13 +226,17 @@ class Reader {
   // If the next byte is `c`, consumes it.
   bool Consume(char c) { return cursor_.Peek() == c && cursor_.Advance(); }
 
-  absl::Status ReadString(std::string& out);
+  // Reads a string into *out: a view of the input when it has no escapes,
+  // else of `scratch`, where it is decoded. Valid until the next read into
+  // the same scratch.
+  absl::Status ReadString(std::string& scratch, absl::string_view* out);
   absl::Status ReadEscape(std::string& out);
   absl::Status ReadHex4(uint32_t* value);
   absl::Status ReadLiteral(absl::string_view word);
   absl::Status LexNumber(NumberToken& number);
-  absl::Status ReadKey(std::string& key, uint64_t* key_offset);
-  absl::Status ReadTensor(uint64_t key_offset);
+  absl::Status ReadKey(std::string& scratch, absl::string_view* key,
+                       uint64_t* key_offset);
+  absl::Status ReadTensor(absl::string_view key, uint64_t key_offset);
   absl::Status ReadDtype(absl::string_view tensor, Dtype* dtype);
   absl::Status ReadU64Array(absl::string_view tensor, absl::string_view field,
                             std::vector<uint64_t>& values);
@@ -218,33 +249,42 @@ class Reader {
   StableArena<uint64_t>& dims_;
   RawHeader& out_;
   bool seen_metadata_ = false;
-  // Scratch buffers reused across entries to avoid allocating per tensor.
-  std::string key_;
-  std::string field_;
-  std::string value_;
+  // Scratch buffers for strings with escapes, and for numbers, reused across
+  // entries to avoid allocating per tensor.
+  std::string key_scratch_;
+  std::string field_scratch_;
+  std::string value_scratch_;
   std::vector<uint64_t> numbers_;
 };
 
-absl::Status Reader::ReadString(std::string& out) {
+absl::Status Reader::ReadString(std::string& scratch, absl::string_view* out) {
   SAFETENSORS_RETURN_IF_ERROR(Expect('"', "expected a string"));
-  out.clear();
+  absl::Span<const uint8_t> run;
+  (void)cursor_.Take(CountPlainStringBytes(cursor_), &run);
+  if (cursor_.Peek() == '"') {  // no escapes: the common case, no copy
+    cursor_.Advance();
+    *out = AsChars(run);
+    return absl::OkStatus();
+  }
+  scratch.assign(AsChars(run).data(), run.size());
   for (;;) {
-    absl::Span<const uint8_t> run;
-    (void)cursor_.Take(cursor_.CountWhile(IsPlainStringByte), &run);
-    out.append(AsChars(run).data(), run.size());
     const int c = cursor_.Peek();
     if (c == '"') {
       cursor_.Advance();
+      *out = scratch;
       return absl::OkStatus();
     }
     if (c == '\\') {
-      SAFETENSORS_RETURN_IF_ERROR(ReadEscape(out));
-      continue;
+      SAFETENSORS_RETURN_IF_ERROR(ReadEscape(scratch));
+    } else if (c < 0) {
+      return SyntaxError("unterminated string");
+    } else if (c < 0x20) {
+      return SyntaxError(absl::StrCat("raw control character 0x",
+                                      absl::Hex(c, absl::kZeroPad2),
+                                      " in a string (it must be escaped)"));
     }
-    if (c < 0) return SyntaxError("unterminated string");
-    return SyntaxError(absl::StrCat("raw control character 0x",
-                                    absl::Hex(c, absl::kZeroPad2),
-                                    " in a string (it must be escaped)"));
+    (void)cursor_.Take(CountPlainStringBytes(cursor_), &run);
+    scratch.append(AsChars(run).data(), run.size());
   }
 }
 
@@ -362,11 +402,12 @@ absl::Status Reader::LexNumber(NumberToken& number) {
   return absl::OkStatus();
 }
 
-absl::Status Reader::ReadKey(std::string& key, uint64_t* key_offset) {
+absl::Status Reader::ReadKey(std::string& scratch, absl::string_view* key,
+                             uint64_t* key_offset) {
   SkipWhitespace();
   *key_offset = Offset();
   if (cursor_.Peek() != '"') return SyntaxError("expected a string key");
-  SAFETENSORS_RETURN_IF_ERROR(ReadString(key));
+  SAFETENSORS_RETURN_IF_ERROR(ReadString(scratch, key));
   SkipWhitespace();
   SAFETENSORS_RETURN_IF_ERROR(Expect(':', "expected ':' after a key"));
   SkipWhitespace();
@@ -381,11 +422,12 @@ absl::Status Reader::ReadDocument() {
   if (!Consume('}')) {
     for (;;) {
       uint64_t key_offset;
-      SAFETENSORS_RETURN_IF_ERROR(ReadKey(key_, &key_offset));
-      if (key_ == "__metadata__") {
+      absl::string_view key;
+      SAFETENSORS_RETURN_IF_ERROR(ReadKey(key_scratch_, &key, &key_offset));
+      if (key == "__metadata__") {
         SAFETENSORS_RETURN_IF_ERROR(ReadMetadata(key_offset));
       } else {
-        SAFETENSORS_RETURN_IF_ERROR(ReadTensor(key_offset));
+        SAFETENSORS_RETURN_IF_ERROR(ReadTensor(key, key_offset));
       }
       SkipWhitespace();
       if (Consume(',')) continue;
@@ -398,63 +440,78 @@ absl::Status Reader::ReadDocument() {
   return absl::OkStatus();
 }
 
-absl::Status Reader::ReadTensor(uint64_t key_offset) {
-  const absl::Span<const char> stored = names_.Copy(key_);
+absl::Status Reader::ReadTensor(absl::string_view key, uint64_t key_offset) {
+  const absl::Span<const char> stored = names_.Copy(key);
   const absl::string_view name(stored.data(), stored.size());
-  const std::string quoted = QuoteForMessage(name);
   if (cursor_.Peek() == '[') {
     // serde (the reference) would read this as a positional struct; no
     // writer produces it, so we refuse it rather than guess.
     return SchemaError(absl::StrCat(
-        "tensor ", quoted,
+        "tensor ", QuoteForMessage(name),
         ": entry is a positional array; it must be an object with dtype, "
         "shape and data_offsets"));
   }
   if (cursor_.Peek() != '{') {
-    return WrongType(absl::StrCat("tensor ", quoted, ": entry must be an object"));
+    return WrongType(
+        absl::StrCat("tensor ", QuoteForMessage(name), ": entry must be an object"));
   }
   cursor_.Advance();
-  RawTensor tensor{name, Dtype::kBool, {}, 0, 0, key_offset};
+  TensorInfo tensor{name, Dtype::kBool, {}, 0, 0};
   bool has_dtype = false, has_shape = false, has_offsets = false;
-  absl::flat_hash_set<std::string> unknown_fields;
+  absl::flat_hash_set<std::string> unknown_fields;  // allocates only if used
   SkipWhitespace();
   if (!Consume('}')) {
     for (;;) {
-      uint64_t field_offset;
-      SAFETENSORS_RETURN_IF_ERROR(ReadKey(field_, &field_offset));
+      SkipWhitespace();
+      uint64_t field_offset = Offset();
+      absl::string_view field;
       bool* seen = nullptr;
-      if (field_ == "dtype") {
+      // Fast path for the three fields as every writer spells them; any
+      // other spelling (escapes, spaces before ':') takes ReadKey below and
+      // means the same.
+      if (cursor_.ConsumePrefix("\"dtype\":")) {
+        field = "dtype";
+      } else if (cursor_.ConsumePrefix("\"shape\":")) {
+        field = "shape";
+      } else if (cursor_.ConsumePrefix("\"data_offsets\":")) {
+        field = "data_offsets";
+      } else {
+        SAFETENSORS_RETURN_IF_ERROR(ReadKey(field_scratch_, &field, &field_offset));
+      }
+      SkipWhitespace();
+      if (field == "dtype") {
         seen = &has_dtype;
-      } else if (field_ == "shape") {
+      } else if (field == "shape") {
         seen = &has_shape;
-      } else if (field_ == "data_offsets") {
+      } else if (field == "data_offsets") {
         seen = &has_offsets;
       }
       if (seen != nullptr && *seen) {
         return MakeError(ErrorCode::kDuplicateKey,
-                         absl::StrCat("tensor ", quoted, ": duplicate field \"",
-                                      field_, "\" at byte ", field_offset));
+                         absl::StrCat("tensor ", QuoteForMessage(name),
+                                      ": duplicate field \"", field,
+                                      "\" at byte ", field_offset));
       }
       if (seen == &has_dtype) {
-        SAFETENSORS_RETURN_IF_ERROR(ReadDtype(quoted, &tensor.dtype));
+        SAFETENSORS_RETURN_IF_ERROR(ReadDtype(name, &tensor.dtype));
       } else if (seen == &has_shape) {
-        SAFETENSORS_RETURN_IF_ERROR(ReadU64Array(quoted, "shape", numbers_));
+        SAFETENSORS_RETURN_IF_ERROR(ReadU64Array(name, "shape", numbers_));
         tensor.shape = dims_.Copy(numbers_);
       } else if (seen == &has_offsets) {
-        SAFETENSORS_RETURN_IF_ERROR(ReadU64Array(quoted, "data_offsets", numbers_));
+        SAFETENSORS_RETURN_IF_ERROR(ReadU64Array(name, "data_offsets", numbers_));
         if (numbers_.size() != 2) {
           return SchemaError(absl::StrCat(
-              "tensor ", quoted, ": data_offsets has ", numbers_.size(),
-              " elements; it must be [begin, end]"));
+              "tensor ", QuoteForMessage(name), ": data_offsets has ",
+              numbers_.size(), " elements; it must be [begin, end]"));
         }
         tensor.data_begin = numbers_[0];
         tensor.data_end = numbers_[1];
       } else {
-        if (!unknown_fields.insert(field_).second) {
+        if (!unknown_fields.emplace(field).second) {
           out_.RecordDuplicate(
-              field_offset, absl::StrCat("tensor ", quoted, ": duplicate field ",
-                                         QuoteForMessage(field_), " at byte ",
-                                         field_offset));
+              field_offset,
+              absl::StrCat("tensor ", QuoteForMessage(name), ": duplicate field ",
+                           QuoteForMessage(field), " at byte ", field_offset));
         }
         // Depth 2: inside the header object and the tensor's object.
         SAFETENSORS_RETURN_IF_ERROR(SkipValue(2));
@@ -471,11 +528,12 @@ absl::Status Reader::ReadTensor(uint64_t key_offset) {
                                 {has_offsets, "data_offsets"}}) {
     if (!present) {
       return MakeError(ErrorCode::kInvalidSchema,
-                       absl::StrCat("tensor ", quoted, " at byte ", key_offset,
-                                    ": missing field \"", field, "\""));
+                       absl::StrCat("tensor ", QuoteForMessage(name), " at byte ",
+                                    key_offset, ": missing field \"", field, "\""));
     }
   }
   out_.tensors.push_back(tensor);
+  out_.key_offsets.push_back(key_offset);
   return absl::OkStatus();
 }
 
@@ -483,14 +541,15 @@ absl::Status Reader::ReadDtype(absl::string_view tensor, Dtype* dtype) {
   if (cursor_.Peek() != '"') {
     // Includes {"F32": null}, which serde reads as an enum variant; no writer
     // produces it.
-    return WrongType(absl::StrCat("tensor ", tensor,
+    return WrongType(absl::StrCat("tensor ", QuoteForMessage(tensor),
                                   ": dtype must be a string such as \"F32\""));
   }
-  SAFETENSORS_RETURN_IF_ERROR(ReadString(value_));
-  std::optional<Dtype> parsed = ParseDtype(value_);
+  absl::string_view value;
+  SAFETENSORS_RETURN_IF_ERROR(ReadString(value_scratch_, &value));
+  std::optional<Dtype> parsed = ParseDtype(value);
   if (!parsed.has_value()) {
-    return SchemaError(absl::StrCat("tensor ", tensor, ": unknown dtype ",
-                                    QuoteForMessage(value_)));
+    return SchemaError(absl::StrCat("tensor ", QuoteForMessage(tensor),
+                                    ": unknown dtype ", QuoteForMessage(value)));
   }
   *dtype = *parsed;
   return absl::OkStatus();
@@ -501,7 +560,7 @@ absl::Status Reader::ReadU64Array(absl::string_view tensor,
                                   std::vector<uint64_t>& values) {
   values.clear();
   if (cursor_.Peek() != '[') {
-    return WrongType(absl::StrCat("tensor ", tensor, ": ", field,
+    return WrongType(absl::StrCat("tensor ", QuoteForMessage(tensor), ": ", field,
                                   " must be an array of unsigned integers"));
   }
   cursor_.Advance();
@@ -511,15 +570,35 @@ absl::Status Reader::ReadU64Array(absl::string_view tensor,
     SkipWhitespace();
     const int c = cursor_.Peek();
     if (c != '-' && !IsDigit(c)) {
-      return WrongType(absl::StrCat("tensor ", tensor, ": ", field,
-                                    " must hold unsigned integers"));
+      return WrongType(absl::StrCat("tensor ", QuoteForMessage(tensor), ": ",
+                                    field, " must hold unsigned integers"));
     }
+    // Fast path for the only numbers valid here: digits ending the number.
+    // Anything else (sign, fraction, exponent, leading zero, more than 2^64-1)
+    // goes back to the full lexer for the precise error.
+    const ByteCursor before = cursor_;
+    uint64_t value = 0;
+    bool plain = IsDigit(c) && (c != '0' || !IsDigit(cursor_.PeekAt(1)));
+    while (plain && IsDigit(cursor_.Peek())) {
+      plain = CheckedMul(value, 10, &value) &&
+              CheckedAdd(value, static_cast<uint64_t>(cursor_.Peek() - '0'), &value);
+      cursor_.Advance();
+      if (value == 0) break;  // a single leading '0'
+    }
+    const int next = cursor_.Peek();
+    if (plain && next != '.' && next != 'e' && next != 'E') {
+      values.push_back(value);
+      SkipWhitespace();
+      if (Consume(',')) continue;
+      if (Consume(']')) return absl::OkStatus();
+      return SyntaxError(absl::StrCat("expected ',' or ']' in ", field));
+    }
+    cursor_ = before;
     NumberToken number;
     SAFETENSORS_RETURN_IF_ERROR(LexNumber(number));
-    uint64_t value;
     if (!ToU64(number, &value)) {
       return SchemaError(absl::StrCat(
-          "tensor ", tensor, ": ", field, " element ",
+          "tensor ", QuoteForMessage(tensor), ": ", field, " element ",
           QuoteForMessage(AsChars(number.text)),
           " is not an integer in 0..18446744073709551615"));
     }
@@ -553,20 +632,20 @@ absl::Status Reader::ReadMetadata(uint64_t key_offset) {
   if (!Consume('}')) {
     for (;;) {
       uint64_t entry_offset;
-      SAFETENSORS_RETURN_IF_ERROR(ReadKey(field_, &entry_offset));
+      absl::string_view key, value;
+      SAFETENSORS_RETURN_IF_ERROR(ReadKey(field_scratch_, &key, &entry_offset));
       if (cursor_.Peek() != '"') {
         return WrongType(absl::StrCat("__metadata__ value of ",
-                                      QuoteForMessage(field_),
-                                      " must be a string"));
+                                      QuoteForMessage(key), " must be a string"));
       }
-      SAFETENSORS_RETURN_IF_ERROR(ReadString(value_));
-      if (!keys.insert(field_).second) {
+      SAFETENSORS_RETURN_IF_ERROR(ReadString(value_scratch_, &value));
+      if (!keys.emplace(key).second) {
         out_.RecordDuplicate(entry_offset,
                              absl::StrCat("__metadata__: duplicate key ",
-                                          QuoteForMessage(field_), " at byte ",
+                                          QuoteForMessage(key), " at byte ",
                                           entry_offset));
       }
-      entries.emplace_back(field_, value_);
+      entries.emplace_back(key, value);
       SkipWhitespace();
       if (Consume(',')) continue;
       if (Consume('}')) break;
@@ -588,10 +667,11 @@ absl::Status Reader::SkipValue(int parent_depth) {
   std::vector<Frame> stack;
   auto read_member_key = [&](Frame& frame) -> absl::Status {
     uint64_t key_offset;
-    SAFETENSORS_RETURN_IF_ERROR(ReadKey(value_, &key_offset));
-    if (!frame.keys.insert(value_).second) {
+    absl::string_view key;
+    SAFETENSORS_RETURN_IF_ERROR(ReadKey(value_scratch_, &key, &key_offset));
+    if (!frame.keys.emplace(key).second) {
       out_.RecordDuplicate(key_offset,
-                           absl::StrCat("duplicate key ", QuoteForMessage(value_),
+                           absl::StrCat("duplicate key ", QuoteForMessage(key),
                                         " at byte ", key_offset,
                                         " inside an unknown field's value"));
     }
@@ -615,7 +695,8 @@ absl::Status Reader::SkipValue(int parent_depth) {
       }
       stack.pop_back();
     } else if (c == '"') {
-      SAFETENSORS_RETURN_IF_ERROR(ReadString(value_));
+      absl::string_view ignored;
+      SAFETENSORS_RETURN_IF_ERROR(ReadString(value_scratch_, &ignored));
     } else if (c == 't') {
       SAFETENSORS_RETURN_IF_ERROR(ReadLiteral("true"));
     } else if (c == 'f') {

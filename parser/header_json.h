@@ -36,15 +36,6 @@ namespace internal {
 // being depth 1) is an error there, so it is here.
 inline constexpr int kMaxNestingDepth = 127;
 
-struct RawTensor {
-  absl::string_view name;            // in the names arena
-  Dtype dtype;
-  absl::Span<const uint64_t> shape;  // in the dims arena
-  uint64_t data_begin;
-  uint64_t data_end;
-  uint64_t key_offset;  // file offset of the tensor's key, for messages
-};
-
 // A rule only we enforce, found while reading, reported after the
 // reference's checks.
 struct DeferredError {
@@ -53,7 +44,10 @@ struct DeferredError {
 };
 
 struct RawHeader {
-  std::vector<RawTensor> tensors;  // file order, duplicates included
+  // File order, repeated names included.
+  std::vector<TensorInfo> tensors;
+  // File offset of each tensor's key, for messages.
+  std::vector<uint64_t> key_offsets;
   std::optional<MetadataEntries> metadata;
   std::optional<DeferredError> first_duplicate;
 

@@ -53,7 +53,7 @@ TEST(HeaderTest, ParsesTensorsMetadataAndSizes) {
   EXPECT_EQ(w.name, "w");
   EXPECT_EQ(w.dtype, Dtype::kF32);
   EXPECT_THAT(w.shape, ElementsAre(2, 3));
-  EXPECT_EQ(w.num_elements, 6u);
+  EXPECT_EQ(w.num_elements(), 6u);
   EXPECT_EQ(w.num_bytes(), 24u);
   EXPECT_EQ(header.Find("b"), &header.tensors()[1]);
   EXPECT_EQ(header.Find("missing"), nullptr);
@@ -336,13 +336,13 @@ TEST(HeaderTest, ZeroSizedTensorsMayShareAnOffsetAnywhere) {
   std::vector<std::string> order;
   for (const TensorInfo& t : header.tensors()) order.emplace_back(t.name);
   EXPECT_THAT(order, ElementsAre("z0", "a", "z1", "z2", "b", "z3"));
-  EXPECT_EQ(header.Find("z2")->num_elements, 0u);
+  EXPECT_EQ(header.Find("z2")->num_elements(), 0u);
 }
 
 TEST(HeaderTest, ScalarsHaveOneElement) {
   ASSERT_OK_AND_ASSIGN(Header header, Parse(File(Object({Entry("s", "F64", "[]", 0, 8)}), "12345678")));
   EXPECT_TRUE(header.tensors()[0].shape.empty());
-  EXPECT_EQ(header.tensors()[0].num_elements, 1u);
+  EXPECT_EQ(header.tensors()[0].num_elements(), 1u);
   EXPECT_THAT(Parse(File(Object({Entry("s", "F64", "[]", 0, 0)}))), HasErrorCode(ErrorCode::kTensorInvalidInfo));
 }
 

@@ -8,9 +8,8 @@ namespace {
 // Headers are nearly all ASCII, so skip eight ASCII bytes at a time first.
 void SkipAsciiWords(ByteCursor& cursor) {
   uint64_t word;
-  while (ReadLittleEndian64(cursor.rest(), &word) &&
-         (word & 0x8080808080808080ULL) == 0) {
-    if (!cursor.Skip(8)) return;
+  while (cursor.PeekWord(&word) && (word & 0x8080808080808080ULL) == 0) {
+    (void)cursor.Skip(8);
   }
 }
 
