@@ -1,0 +1,115 @@
+#include "torch_io/dtype_map.h"
+
+#include <limits>
+#include <string>
+
+#include <torch/version.h>
+
+#include "absl/strings/str_cat.h"
+#include "parser/error.h"
+
+// LibTorch versions that added each dtype.
+#define SAFETENSORS_TORCH_AT_LEAST(major, minor) \
+  (TORCH_VERSION_MAJOR > (major) ||              \
+   (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
+#define SAFETENSORS_HAS_FLOAT8 SAFETENSORS_TORCH_AT_LEAST(2, 1)
+#define SAFETENSORS_HAS_FLOAT8_FNUZ SAFETENSORS_TORCH_AT_LEAST(2, 2)
+#define SAFETENSORS_HAS_UNSIGNED SAFETENSORS_TORCH_AT_LEAST(2, 3)
+#define SAFETENSORS_HAS_FLOAT8_E8M0 SAFETENSORS_TORCH_AT_LEAST(2, 7)
+#define SAFETENSORS_HAS_FLOAT4 SAFETENSORS_TORCH_AT_LEAST(2, 8)
+
+namespace safetensors {
+namespace {
+
+struct Pair {
+  Dtype dtype;
+  c10::ScalarType type;
+};
+
+constexpr Pair kPairs[] = {
+    {Dtype::kBool, c10::ScalarType::Bool},
+    {Dtype::kU8, c10::ScalarType::Byte},
+    {Dtype::kI8, c10::ScalarType::Char},
+    {Dtype::kI16, c10::ScalarType::Short},
+    {Dtype::kI32, c10::ScalarType::Int},
+    {Dtype::kI64, c10::ScalarType::Long},
+    {Dtype::kF16, c10::ScalarType::Half},
+    {Dtype::kBF16, c10::ScalarType::BFloat16},
+    {Dtype::kF32, c10::ScalarType::Float},
+    {Dtype::kF64, c10::ScalarType::Double},
+    {Dtype::kC64, c10::ScalarType::ComplexFloat},
+#if SAFETENSORS_HAS_UNSIGNED
+    {Dtype::kU16, c10::ScalarType::UInt16},
+    {Dtype::kU32, c10::ScalarType::UInt32},
+    {Dtype::kU64, c10::ScalarType::UInt64},
+#endif
+#if SAFETENSORS_HAS_FLOAT8
+    {Dtype::kF8_E4M3, c10::ScalarType::Float8_e4m3fn},
+    {Dtype::kF8_E5M2, c10::ScalarType::Float8_e5m2},
+#endif
+#if SAFETENSORS_HAS_FLOAT8_FNUZ
+    {Dtype::kF8_E4M3FNUZ, c10::ScalarType::Float8_e4m3fnuz},
+    {Dtype::kF8_E5M2FNUZ, c10::ScalarType::Float8_e5m2fnuz},
+#endif
+#if SAFETENSORS_HAS_FLOAT8_E8M0
+    {Dtype::kF8_E8M0, c10::ScalarType::Float8_e8m0fnu},
+#endif
+#if SAFETENSORS_HAS_FLOAT4
+    {Dtype::kF4, c10::ScalarType::Float4_e2m1fn_x2},
+#endif
+};
+
+}  // namespace
+
+absl::StatusOr<c10::ScalarType> ToScalarType(Dtype dtype, absl::string_view tensor) {
+  for (const Pair& pair : kPairs) {
+    if (pair.dtype == dtype) return pair.type;
+  }
+  return MakeError(ErrorCode::kUnsupportedDtype,
+                   absl::StrCat("tensor ", QuoteForMessage(tensor), ": dtype ",
+                                DtypeName(dtype), " has no equivalent in this LibTorch (",
+                                TORCH_VERSION_MAJOR, ".", TORCH_VERSION_MINOR, ")"));
+}
+
+absl::StatusOr<Dtype> FromScalarType(c10::ScalarType type, absl::string_view tensor) {
+  for (const Pair& pair : kPairs) {
+    if (pair.type == type) return pair.dtype;
+  }
+  return MakeError(ErrorCode::kUnsupportedDtype,
+                   absl::StrCat("tensor ", QuoteForMessage(tensor), ": LibTorch dtype ",
+                                c10::toString(type), " has no safetensors equivalent"));
+}
+
+absl::StatusOr<std::vector<int64_t>> ToTorchSizes(Dtype dtype,
+                                                  absl::Span<const uint64_t> shape,
+                                                  absl::string_view tensor) {
+  std::vector<int64_t> sizes;
+  sizes.reserve(shape.size());
+  for (uint64_t dim : shape) {
+    if (dim > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+      return MakeError(ErrorCode::kInvalidTensor,
+                       absl::StrCat("tensor ", QuoteForMessage(tensor), ": dimension ",
+                                    dim, " exceeds LibTorch's int64 sizes"));
+    }
+    sizes.push_back(static_cast<int64_t>(dim));
+  }
+  if (dtype == Dtype::kF4) {
+    if (sizes.empty() || sizes.back() % 2 != 0) {
+      return MakeError(
+          ErrorCode::kInvalidTensor,
+          absl::StrCat("tensor ", QuoteForMessage(tensor),
+                       ": an F4 tensor needs an even last dimension to be a "
+                       "float4_e2m1fn_x2 tensor (two values per byte)"));
+    }
+    sizes.back() /= 2;
+  }
+  return sizes;
+}
+
+std::vector<uint64_t> ToFileShape(Dtype dtype, c10::IntArrayRef sizes) {
+  std::vector<uint64_t> shape(sizes.begin(), sizes.end());
+  if (dtype == Dtype::kF4 && !shape.empty()) shape.back() *= 2;
+  return shape;
+}
+
+}  // namespace safetensors

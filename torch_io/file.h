@@ -1,0 +1,62 @@
+// Reading files: an open descriptor with positioned reads, and a private
+// (copy-on-write) mapping of a whole file. Both are held by shared_ptr so that
+// tensors can keep them alive.
+#ifndef SAFETENSORS_TORCH_IO_FILE_H_
+#define SAFETENSORS_TORCH_IO_FILE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+
+namespace safetensors {
+namespace internal {
+
+class File {
+ public:
+  // Opens `path` for reading. Errors: kIoError (from errno).
+  static absl::StatusOr<std::shared_ptr<File>> Open(const std::string& path);
+  ~File();
+  File(const File&) = delete;
+  File& operator=(const File&) = delete;
+
+  // Fills `out` from `offset`, retrying short reads and EINTR.
+  // Errors: kIoError, including a file shorter than offset + out.size().
+  absl::Status ReadAt(uint64_t offset, absl::Span<uint8_t> out) const;
+
+  uint64_t size() const { return size_; }
+  int fd() const { return fd_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  File(int fd, uint64_t size, std::string path)
+      : fd_(fd), size_(size), path_(std::move(path)) {}
+  int fd_;
+  uint64_t size_;
+  std::string path_;
+};
+
+// A private, read-write, copy-on-write mapping of a whole file: writes to the
+// memory never reach the file. Unmapped when the last owner lets go.
+class Mapping {
+ public:
+  // Errors: kIoError.
+  static absl::StatusOr<std::shared_ptr<Mapping>> Map(const File& file);
+  ~Mapping();
+  Mapping(const Mapping&) = delete;
+  Mapping& operator=(const Mapping&) = delete;
+
+  absl::Span<uint8_t> bytes() const { return bytes_; }
+
+ private:
+  explicit Mapping(absl::Span<uint8_t> bytes) : bytes_(bytes) {}
+  absl::Span<uint8_t> bytes_;
+};
+
+}  // namespace internal
+}  // namespace safetensors
+
+#endif  // SAFETENSORS_TORCH_IO_FILE_H_

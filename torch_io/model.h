@@ -1,0 +1,71 @@
+// safetensors.torch's save_model and load_model: whole modules, with tied
+// (shared) weights handled exactly as the reference does.
+//
+//   auto model = std::make_shared<MyModel>();
+//   absl::Status saved = safetensors::save_model(*model, "model.safetensors");
+//   absl::StatusOr<safetensors::LoadModelResult> r =
+//       safetensors::load_model(*model, "model.safetensors");
+//
+// Shared tensors: of each group of names whose memory overlaps, the file keeps
+// one, the lexicographically first name that covers the whole storage (on
+// load, names present in the file are preferred), and save_model records each
+// dropped name in the metadata as `dropped: kept` unless the caller's
+// metadata already has that key.
+#ifndef SAFETENSORS_TORCH_IO_MODEL_H_
+#define SAFETENSORS_TORCH_IO_MODEL_H_
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <torch/nn/module.h>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "parser/header.h"
+#include "torch_io/device.h"
+#include "torch_io/safe_open.h"
+
+namespace safetensors {
+
+struct LoadModelResult {
+  std::vector<std::string> missing;     // in the model, not set from the file (sorted)
+  std::vector<std::string> unexpected;  // in the file, not used (sorted)
+};
+
+// Saves `model`'s parameters and buffers (as Python's state_dict names them)
+// to `path` with save_file, dropping duplicate names of shared tensors.
+// force_contiguous packs non-contiguous tensors first.
+// Errors: kInvalidTensor (a shared group none of whose names covers its whole
+// storage; non-contiguous tensors without force_contiguous), and save_file's.
+absl::Status save_model(const torch::nn::Module& model, const std::string& path,
+                        std::optional<MetadataEntries> metadata = std::nullopt,
+                        bool force_contiguous = true);
+
+// Copies the file's tensors into `model`'s parameters and buffers (converting
+// dtype as Tensor::copy_ does) and reports names missing or unexpected,
+// counting a shared tensor's dropped names as present.
+// Errors: kInvalidArgument when strict and any name is missing or unexpected
+// (the reference's message), or when a shape differs; load_file's errors.
+absl::StatusOr<LoadModelResult> load_model(torch::nn::Module& model, const std::string& path,
+                                           bool strict = true, const DeviceSpec& device = "cpu",
+                                           const LoadOptions& options = {});
+
+namespace internal {
+
+// Python's Module.state_dict(): each module's parameters then buffers, in
+// registration order, modules in pre-order, names joined with '.'; undefined
+// tensors skipped. The tensors share memory with the module's.
+TensorDict StateDict(const torch::nn::Module& model);
+
+// The reference's _remove_duplicate_names: for each shared group, the name to
+// keep and the sorted names to drop.
+absl::StatusOr<std::map<std::string, std::vector<std::string>>> RemoveDuplicateNames(
+    const TensorDict& state, const std::set<std::string>& preferred_names = {});
+
+}  // namespace internal
+}  // namespace safetensors
+
+#endif  // SAFETENSORS_TORCH_IO_MODEL_H_
