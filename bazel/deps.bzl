@@ -14,6 +14,7 @@ ABSL_LIBRARIES = {
     "absl/container:flat_hash_map": "absl_flat_hash_map",
     "absl/container:flat_hash_set": "absl_flat_hash_set",
     "absl/flags:flag": "absl_flags",
+    "absl/hash:hash": "absl_hash",
     "absl/flags:parse": "absl_flags_parse",
     "absl/flags:usage": "absl_flags_usage",
     "absl/status:status": "absl_status",

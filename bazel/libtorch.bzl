@@ -80,12 +80,13 @@ def _libtorch_repository_impl(ctx):
         "-L" + lib_dir,
         "-Wl,-rpath," + lib_dir,
         # LibTorch registers its operators from static initializers: keep the
-        # libraries even though we reference few symbols directly.
-        "-Wl,--no-as-needed",
+        # libraries even though we reference few symbols directly. push/pop
+        # so the setting does not leak to libraries linked after these.
+        "-Wl,--push-state,--no-as-needed",
         "-ltorch",
         "-ltorch_cpu",
         "-lc10",
-        "-Wl,--as-needed",
+        "-Wl,--pop-state",
     ]
     ctx.file("BUILD.bazel", _BUILD.format(
         root = root,

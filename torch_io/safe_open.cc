@@ -364,20 +364,22 @@ absl::StatusOr<at::Tensor> TensorSlice::get(absl::Span<const SliceIndex> indices
       }));
   if (out_elements == 0) return ToDevice(std::move(out), f.device);
 
-  // Byte strides of the stored tensor, then the longest contiguous run: the
-  // innermost dimensions taken whole, plus the next one if its step is 1.
-  std::vector<uint64_t> stride(rank + 1, element_bytes);
-  for (size_t d = rank; d-- > 0;) stride[d] = stride[d + 1] * dims[d];
+  // block[d]: bytes of one index of dimension d - 1, i.e. of dimensions
+  // [d, rank) whole; the step along dimension d is block[d + 1]. Then the
+  // longest contiguous run: the innermost dimensions taken whole, plus the
+  // next one if its step is 1.
+  std::vector<uint64_t> block(rank + 1, element_bytes);
+  for (size_t d = rank; d-- > 0;) block[d] = block[d + 1] * dims[d];
   size_t inner = rank;  // dimensions [inner, rank) are copied whole
   while (inner > 0 && sel[inner - 1].start == 0 && sel[inner - 1].step == 1 &&
          sel[inner - 1].count == dims[inner - 1]) {
     --inner;
   }
-  uint64_t run = stride[inner];
+  uint64_t run = block[inner];
   size_t outer = inner;  // dimensions [0, outer) are iterated
   if (inner > 0 && sel[inner - 1].step == 1) {
     --outer;
-    run = sel[outer].count * stride[outer + 1];
+    run = sel[outer].count * block[outer + 1];
   }
 
   absl::Span<uint8_t> dest = BytesOf(out);
@@ -386,9 +388,9 @@ absl::StatusOr<at::Tensor> TensorSlice::get(absl::Span<const SliceIndex> indices
   for (uint64_t written = 0; written < dest.size(); written += run) {
     uint64_t offset = base;
     for (size_t d = 0; d < outer; ++d) {
-      offset += (sel[d].start + position[d] * sel[d].step) * stride[d];
+      offset += (sel[d].start + position[d] * sel[d].step) * block[d + 1];
     }
-    if (outer < rank) offset += sel[outer].start * stride[outer + 1];
+    if (outer < rank) offset += sel[outer].start * block[outer + 1];
     absl::Span<uint8_t> piece = dest.subspan(written, run);
     if (f.mapping != nullptr) {
       std::memcpy(piece.data(), f.mapping->bytes().subspan(offset, run).data(), run);

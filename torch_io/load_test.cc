@@ -1,0 +1,198 @@
+#include "torch_io/load.h"
+
+#include <unistd.h>
+
+#include <cstdint>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <ATen/ops/arange.h>
+#include <ATen/ops/equal.h>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "parser/error.h"
+#include "parser/status_matchers.h"
+#include "testdata/golden_manifest.h"
+#include "testdata/test_files.h"
+#include "torch_io/safe_open.h"
+#include "torch_io/save.h"
+#include "torch_io/test_util.h"
+
+namespace safetensors {
+namespace {
+
+using ::safetensors::testing::GoldenFile;
+using ::safetensors::testing::GoldenTensor;
+using ::safetensors::testing::HasErrorCode;
+using ::safetensors::testing::PythonDtypeName;
+using ::safetensors::testing::ReadGoldenManifest;
+using ::safetensors::testing::ReadTestFile;
+using ::safetensors::testing::TensorSha256;
+using ::testing::ElementsAre;
+using ::testing::ElementsAreArray;
+
+void ExpectMatchesManifest(const GoldenTensor& want, const at::Tensor& got) {
+  SCOPED_TRACE(want.name);
+  EXPECT_EQ(PythonDtypeName(got.scalar_type()), want.torch_dtype);
+  EXPECT_THAT(got.sizes().vec(), ElementsAreArray(want.torch_shape));
+  EXPECT_EQ(TensorSha256(got), want.sha256);
+}
+
+void ExpectDictMatches(const GoldenFile& golden, const TensorDict& tensors) {
+  ASSERT_EQ(tensors.size(), golden.tensors.size());
+  for (size_t i = 0; i < golden.tensors.size(); ++i) {
+    // File (offset) order, as the reference's load_file returns it.
+    EXPECT_EQ(tensors.keys()[i], golden.tensors[i].name);
+    ExpectMatchesManifest(golden.tensors[i], tensors.values()[i]);
+  }
+}
+
+TEST(LoadTest, LoadFileReproducesEveryGoldenTensorWithBothBackends) {
+  for (const GoldenFile& golden : ReadGoldenManifest()) {
+    SCOPED_TRACE(golden.path);
+    for (Backend backend : {Backend::kMmap, Backend::kPread}) {
+      LoadOptions options;
+      options.backend = backend;
+      ASSERT_OK_AND_ASSIGN(TensorDict tensors, load_file(golden.path, "cpu", options));
+      ExpectDictMatches(golden, tensors);
+    }
+  }
+}
+
+TEST(LoadTest, LoadFromBytesReproducesEveryGoldenTensor) {
+  for (const GoldenFile& golden : ReadGoldenManifest()) {
+    SCOPED_TRACE(golden.path);
+    std::string bytes = ReadTestFile(golden.path);
+    ASSERT_OK_AND_ASSIGN(TensorDict tensors, load(bytes));
+    bytes.assign(bytes.size(), '\0');  // the tensors own their memory
+    ExpectDictMatches(golden, tensors);
+  }
+}
+
+TEST(LoadTest, SafeOpenReproducesEveryGoldenTensorAndItsLayout) {
+  for (const GoldenFile& golden : ReadGoldenManifest()) {
+    SCOPED_TRACE(golden.path);
+    ASSERT_OK_AND_ASSIGN(SafeOpen f, safe_open(golden.path));
+    std::vector<std::string> sorted;
+    for (const GoldenTensor& t : golden.tensors) sorted.push_back(t.name);
+    std::sort(sorted.begin(), sorted.end());
+    EXPECT_EQ(f.keys(), sorted);
+    for (const GoldenTensor& want : golden.tensors) {
+      ASSERT_OK_AND_ASSIGN(at::Tensor got, f.get_tensor(want.name));
+      ExpectMatchesManifest(want, got);
+      ASSERT_OK_AND_ASSIGN(TensorSlice slice, f.get_slice(want.name));
+      EXPECT_EQ(slice.get_dtype(), want.dtype);
+      EXPECT_EQ(slice.get_shape(), want.shape);
+    }
+    EXPECT_EQ(f.metadata().has_value(), golden.metadata.has_value());
+  }
+}
+
+TEST(LoadTest, MmapTensorsAreCopyOnWriteAndOutliveTheirHandle) {
+  const std::string path = ::testing::TempDir() + "/cow.safetensors";
+  TensorDict original;
+  original.insert("x", at::arange(16, at::TensorOptions().dtype(at::kFloat)));
+  ASSERT_OK(save_file(original, path));
+  const std::string before = ReadTestFile(path);
+  at::Tensor x;
+  {
+    ASSERT_OK_AND_ASSIGN(TensorDict loaded, load_file(path));
+    x = loaded["x"];
+  }  // the dict and handle are gone; the mapping lives on in `x`
+  EXPECT_TRUE(at::equal(x, original["x"]));
+  x.fill_(7.0);  // writes to the private mapping, never to the file
+  EXPECT_EQ(ReadTestFile(path), before);
+  ASSERT_OK_AND_ASSIGN(TensorDict again, load_file(path));
+  EXPECT_TRUE(at::equal(again["x"], original["x"]));
+}
+
+TEST(LoadTest, OverwritingAMappedFileKeepsOldTensorsIntact) {
+  const std::string path = ::testing::TempDir() + "/replace.safetensors";
+  TensorDict first, second;
+  first.insert("x", at::arange(1000, at::TensorOptions().dtype(at::kLong)));
+  second.insert("x", at::arange(1000, at::TensorOptions().dtype(at::kLong)).mul(3));
+  ASSERT_OK(save_file(first, path));
+  ASSERT_OK_AND_ASSIGN(TensorDict mapped, load_file(path));
+  ASSERT_OK(save_file(second, path));
+  EXPECT_TRUE(at::equal(mapped["x"], first["x"]));
+  ASSERT_OK_AND_ASSIGN(TensorDict reloaded, load_file(path));
+  EXPECT_TRUE(at::equal(reloaded["x"], second["x"]));
+}
+
+TEST(LoadTest, MisalignedTensorsAreCopiedNotReadMisaligned) {
+  // A 7-byte-aligned header puts F64 data at an odd address in the mapping.
+  const std::string path = "testdata/conformance/files/valid_misaligned_header_7.safetensors";
+  ASSERT_OK_AND_ASSIGN(TensorDict mmap, load_file(path));
+  LoadOptions pread;
+  pread.backend = Backend::kPread;
+  ASSERT_OK_AND_ASSIGN(TensorDict owned, load_file(path, "cpu", pread));
+  ASSERT_GT(mmap.size(), 0u);
+  for (size_t i = 0; i < mmap.size(); ++i) {
+    const at::Tensor t = mmap[mmap.keys()[i]];
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(t.data_ptr()) % static_cast<uintptr_t>(t.element_size()), 0u);
+    EXPECT_TRUE(at::equal(t, owned.values()[i]));
+  }
+}
+
+TEST(LoadTest, FilterSelectsTensorsByRe2Pattern) {
+  const std::string path = "testdata/golden/mixed_alignment.safetensors";
+  LoadOptions options;
+  options.tensor_filter = "^[bd]_";
+  ASSERT_OK_AND_ASSIGN(TensorDict tensors, load_file(path, "cpu", options));
+  EXPECT_THAT(tensors.keys(), ElementsAre("d_f32", "b_u8"));
+  ASSERT_OK_AND_ASSIGN(SafeOpen f, safe_open(path, "cpu", options));
+  EXPECT_THAT(f.keys(), ElementsAre("b_u8", "d_f32"));
+  EXPECT_THAT(f.get_tensor("a_bool"), HasErrorCode(ErrorCode::kTensorNotFound));
+  ASSERT_OK_AND_ASSIGN(TensorDict from_bytes, load(ReadTestFile(path), options));
+  EXPECT_THAT(from_bytes.keys(), ElementsAre("d_f32", "b_u8"));
+  options.tensor_filter = "(unclosed";
+  EXPECT_THAT(load_file(path, "cpu", options), HasErrorCode(ErrorCode::kInvalidArgument));
+  EXPECT_THAT(load(ReadTestFile(path), options), HasErrorCode(ErrorCode::kInvalidArgument));
+}
+
+TEST(LoadTest, DevicesThisBuildCannotUseAreClearErrors) {
+  const std::string path = "testdata/golden/scalars.safetensors";
+  EXPECT_OK(load_file(path, "cpu"));
+  EXPECT_OK(load_file(path, c10::Device(c10::kCPU)));
+  for (DeviceSpec bad : {DeviceSpec("cuda"), DeviceSpec("cuda:1"), DeviceSpec(0),
+                         DeviceSpec("gpu"), DeviceSpec(""), DeviceSpec(-1),
+                         DeviceSpec("mps")}) {
+    absl::StatusOr<TensorDict> result = load_file(path, bad);
+    if (bad.Resolve().ok()) continue;  // a machine with that device
+    EXPECT_THAT(result, HasErrorCode(ErrorCode::kInvalidArgument));
+  }
+  EXPECT_THAT(load_file(path, "cuda:0"), HasErrorCode(ErrorCode::kInvalidArgument));
+}
+
+TEST(LoadTest, MissingFilesAndTensorsAreNamed) {
+  absl::StatusOr<TensorDict> missing = load_file("testdata/no_such.safetensors");
+  EXPECT_THAT(missing, HasErrorCode(ErrorCode::kIoError));
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(load_file("testdata"), HasErrorCode(ErrorCode::kIoError));
+  ASSERT_OK_AND_ASSIGN(SafeOpen f, safe_open("testdata/golden/scalars.safetensors"));
+  absl::StatusOr<at::Tensor> t = f.get_tensor("nope");
+  EXPECT_THAT(t, HasErrorCode(ErrorCode::kTensorNotFound));
+  EXPECT_EQ(t.status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(LoadTest, PreadUsesThreadsForLargeFilesAndMatchesMmap) {
+  const std::string path = ::testing::TempDir() + "/large.safetensors";
+  TensorDict tensors;
+  tensors.insert("big", at::arange(int64_t{40} << 20, at::TensorOptions().dtype(at::kByte)));
+  tensors.insert("small", at::arange(3, at::TensorOptions().dtype(at::kFloat)));
+  ASSERT_OK(save_file(tensors, path));
+  LoadOptions options;
+  options.backend = Backend::kPread;
+  for (int threads : {1, 3}) {
+    options.threads = threads;
+    ASSERT_OK_AND_ASSIGN(TensorDict loaded, load_file(path, "cpu", options));
+    EXPECT_TRUE(at::equal(loaded["big"], tensors["big"]));
+    EXPECT_TRUE(at::equal(loaded["small"], tensors["small"]));
+  }
+}
+
+}  // namespace
+}  // namespace safetensors
