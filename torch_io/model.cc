@@ -18,14 +18,19 @@ namespace internal {
 
 TensorDict StateDict(const torch::nn::Module& model) {
   TensorDict state;
-  for (const auto& item : model.named_modules(/*name_prefix=*/"", /*include_self=*/true)) {
-    const std::string prefix = item.key().empty() ? "" : item.key() + ".";
-    for (const auto& p : item.value()->named_parameters(/*recurse=*/false)) {
+  auto add_own = [&state](const torch::nn::Module& module, const std::string& prefix) {
+    for (const auto& p : module.named_parameters(/*recurse=*/false)) {
       if (p.value().defined()) state.insert(prefix + p.key(), p.value());
     }
-    for (const auto& b : item.value()->named_buffers(/*recurse=*/false)) {
+    for (const auto& b : module.named_buffers(/*recurse=*/false)) {
       if (b.value().defined()) state.insert(prefix + b.key(), b.value());
     }
+  };
+  // The root directly: include_self=true needs the root held by shared_ptr
+  // (LibTorch throws otherwise), and callers may hold it on the stack.
+  add_own(model, "");
+  for (const auto& item : model.named_modules(/*name_prefix=*/"", /*include_self=*/false)) {
+    add_own(*item.value(), item.key() + ".");
   }
   return state;
 }
@@ -67,7 +72,9 @@ absl::StatusOr<std::map<std::string, std::vector<std::string>>> RemoveDuplicateN
 
 absl::Status save_model(const torch::nn::Module& model, const std::string& path,
                         std::optional<MetadataEntries> metadata, bool force_contiguous) {
-  const TensorDict state = internal::StateDict(model);
+  SAFETENSORS_ASSIGN_OR_RETURN(
+      const TensorDict state,
+      CallTorch("listing the model's tensors", [&] { return internal::StateDict(model); }));
   SAFETENSORS_ASSIGN_OR_RETURN(auto to_remove, internal::RemoveDuplicateNames(state));
   std::set<std::string> dropped;
   for (const auto& [kept, names] : to_remove) {
@@ -105,8 +112,11 @@ absl::StatusOr<LoadModelResult> load_model(torch::nn::Module& model, const std::
                                            bool strict, const DeviceSpec& device,
                                            const LoadOptions& options) {
   SAFETENSORS_ASSIGN_OR_RETURN(TensorDict file, load_file(path, device, options));
-  const TensorDict state = internal::StateDict(model);
-  std::set<std::string> in_file(file.keys().begin(), file.keys().end());
+  SAFETENSORS_ASSIGN_OR_RETURN(
+      const TensorDict state,
+      CallTorch("listing the model's tensors", [&] { return internal::StateDict(model); }));
+  const std::vector<std::string> file_names = file.keys();  // a copy per call
+  const std::set<std::string> in_file(file_names.begin(), file_names.end());
   SAFETENSORS_ASSIGN_OR_RETURN(auto to_remove,
                                internal::RemoveDuplicateNames(state, in_file));
 
