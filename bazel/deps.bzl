@@ -6,6 +6,7 @@ defines (say, Abseil built from source) are left alone.
 """
 
 load("//bazel:libtorch.bzl", "libtorch_repository")
+load("//bazel:python.bzl", "local_python")
 load("//bazel:system_libs.bzl", "system_library_repository")
 
 ABSL_LIBRARIES = {
@@ -70,6 +71,9 @@ def safetensors_cpp_dependencies():
             libraries = {":crypto": "libcrypto"},
             debian_package = "libssl-dev",
         )
+    if "local_python" not in existing:
+        # Tests only: runs the reference implementation for comparison.
+        local_python(name = "local_python")
     if "libtorch" not in existing:
         libtorch_repository(
             name = "libtorch",
