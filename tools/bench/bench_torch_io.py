@@ -11,7 +11,9 @@ On the same files (written by the reference's save_file), page cache warm:
   2. saving those tensors: the reference's save_file, our save_file (which
      also fsyncs), plain write() with and without fsync; torch::save;
   3. 100,000 small tensors: the reference's load_file and ours.
-Our side runs tools/bench:torch_io_bench built with --config=opt.
+Our side runs tools/bench:torch_io_bench built with --config=opt. Set BENCH_DIR
+(e.g. /dev/shm) to put the files elsewhere: on tmpfs, disk writeback no longer
+adds noise to the save timings.
 """
 import argparse
 import json
@@ -34,6 +36,11 @@ def build():
 def ours(binary, *args):
     out = subprocess.run([binary, *map(str, args)], check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])["median_s"]
+
+
+def ours_cold(binary, iterations, *args):
+    """The first run in a fresh process (fresh memory from the OS), median of several."""
+    return statistics.median(ours(binary, *args, 1) for _ in range(iterations))
 
 
 def timed(fn, iterations):
@@ -81,16 +88,18 @@ def main():
         ref_plain = timed(ref_load(False), n)
         ref_touch = timed(ref_load(True), n)
         limit = ours(binary, "plain_pread", big, n)
+        limit_cold = ours_cold(binary, n, "plain_pread", big)
         row("reference load_file", ref_plain, nbytes)
         row("ours load_file mmap", ours(binary, "load", big, "mmap", 0, n), nbytes, ref_plain)
         row("reference load_file + read all", ref_touch, nbytes)
         row("ours load_file mmap + read all", ours(binary, "load", big, "mmap", 1, n), nbytes,
             ref_touch)
+        row("plain pread loop (limit)", limit, nbytes)
         row("ours load_file pread (owned)", ours(binary, "load", big, "pread", 0, n), nbytes,
             limit)
-        row("ours load_file pread + read all", ours(binary, "load", big, "pread", 1, n), nbytes,
-            ref_touch)
-        row("plain pread loop (limit)", limit, nbytes)
+        row("plain pread loop, fresh process", limit_cold, nbytes)
+        row("ours load_file pread, fresh process",
+            ours_cold(binary, n, "load", big, "pread", 0), nbytes, limit_cold)
 
         out = os.path.join(tmp, "out.safetensors")
         owned = {k: v.clone() for k, v in load_file(big).items()}
@@ -120,8 +129,8 @@ def main():
         rate = f"{size / seconds / 1e9:8.2f}" if size else " " * 8
         ratio = f"{baseline / seconds:7.2f}x" if baseline else ""
         print(f"{name:40} {seconds * 1000:8.1f}ms {rate} {ratio}")
-    print("(vs: speed relative to the row's baseline: the reference's same "
-          "operation, or the plain pread limit for 'pread (owned)'; >1 is faster)")
+    print("(vs: speed relative to the row above it that does the same work: the "
+          "reference's call, or the plain pread loop; >1 is faster)")
 
 
 if __name__ == "__main__":
