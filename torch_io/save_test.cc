@@ -96,6 +96,10 @@ TEST(SaveTest, RefusesWhatTheReferenceRefusesWithItsAdvice) {
   complex128.insert("c", at::zeros({2}, at::TensorOptions().dtype(at::kComplexDouble)));
   EXPECT_THAT(save(complex128), HasErrorCode(ErrorCode::kUnsupportedDtype));
 
+  TensorDict f4_scalar;
+  f4_scalar.insert("f", at::zeros({}, at::TensorOptions().dtype(at::kByte)).view(at::kFloat4_e2m1fn_x2));
+  EXPECT_THAT(save(f4_scalar), HasErrorCode(ErrorCode::kInvalidTensor));
+
   TensorDict fine;
   fine.insert("w", base);
   EXPECT_THAT(save(fine, MetadataEntries{{"k", "1"}, {"k", "2"}}),
