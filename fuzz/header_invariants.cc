@@ -67,8 +67,14 @@ void CheckHeaderInvariants(const Header& header) {
 
   absl::StatusOr<SerializedHeader> serialized = Serialize(header);
   Require(serialized.ok(), "a parsed header serializes");
-  const std::string file = serialized->bytes + std::string(serialized->data_size, '\0');
-  absl::StatusOr<Header> reparsed = ParseHeader(file);
+  // Judge the serialized header as readers do, from its prefix and the file
+  // size, without allocating a data buffer that may be exabytes long.
+  uint64_t file_size = 0;
+  Require(CheckedAdd(serialized->bytes.size(), serialized->data_size, &file_size),
+          "the canonical file's size fits in u64");
+  const absl::Span<const uint8_t> prefix(
+      reinterpret_cast<const uint8_t*>(serialized->bytes.data()), serialized->bytes.size());
+  absl::StatusOr<Header> reparsed = ParseHeader(prefix, file_size);
   Require(reparsed.ok(), "a serialized header parses");
   Require(LayoutsByName(*reparsed) == LayoutsByName(header), "same tensors after a round trip");
   Require(reparsed->metadata() == header.metadata(), "same metadata after a round trip");
