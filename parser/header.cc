@@ -29,7 +29,7 @@ uint64_t TensorInfo::num_elements() const {
 
 bool operator==(const Header& a, const Header& b) {
   return a.header_size_ == b.header_size_ && a.file_size_ == b.file_size_ &&
-         a.metadata_ == b.metadata_ &&
+         a.metadata_ == b.metadata_ && a.ignored_fields_ == b.ignored_fields_ &&
          std::equal(a.tensors_.begin(), a.tensors_.end(), b.tensors_.begin(),
                     b.tensors_.end());
 }
@@ -94,6 +94,7 @@ absl::StatusOr<Header> HeaderBuilder::Build(absl::Span<const uint8_t> json,
   SAFETENSORS_RETURN_IF_ERROR(internal::ReadHeaderJson(
       json, kLengthPrefixSize, header.names_, header.dims_, raw));
   header.metadata_ = std::move(raw.metadata);
+  header.ignored_fields_ = std::move(raw.ignored_fields);
 
   // For a repeated tensor name the reference keeps the last entry; keep the
   // same one, so that its checks below see what it sees, and reject the

@@ -94,6 +94,13 @@ class Header {
   // The `__metadata__` map in file order; nullopt when absent or null.
   const std::optional<MetadataEntries>& metadata() const { return metadata_; }
 
+  // Fields of tensor entries that the format does not define and readers
+  // ignore, as {tensor name, field name}, in file order. Accepted (the
+  // reference accepts them); `safetensors check --strict` reports them.
+  const std::vector<std::pair<std::string, std::string>>& ignored_fields() const {
+    return ignored_fields_;
+  }
+
   uint64_t header_size() const { return header_size_; }  // N, padding included
   uint64_t data_offset() const { return kLengthPrefixSize + header_size_; }
   uint64_t data_size() const { return file_size_ - data_offset(); }
@@ -135,6 +142,7 @@ class Header {
   std::vector<TensorInfo> tensors_;
   NameIndex index_;
   std::optional<MetadataEntries> metadata_;
+  std::vector<std::pair<std::string, std::string>> ignored_fields_;
   uint64_t header_size_ = 0;
   uint64_t file_size_ = 0;
 };

@@ -513,6 +513,7 @@ absl::Status Reader::ReadTensor(absl::string_view key, uint64_t key_offset) {
               absl::StrCat("tensor ", QuoteForMessage(name), ": duplicate field ",
                            QuoteForMessage(field), " at byte ", field_offset));
         }
+        out_.ignored_fields.emplace_back(name, field);
         // Depth 2: inside the header object and the tensor's object.
         SAFETENSORS_RETURN_IF_ERROR(SkipValue(2));
       }

@@ -49,6 +49,8 @@ struct RawHeader {
   // File offset of each tensor's key, for messages.
   std::vector<uint64_t> key_offsets;
   std::optional<MetadataEntries> metadata;
+  // Unknown fields of tensor entries: {tensor, field}.
+  std::vector<std::pair<std::string, std::string>> ignored_fields;
   std::optional<DeferredError> first_duplicate;
 
   // Keeps the earliest of the duplicates found.

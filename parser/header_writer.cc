@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "parser/checked_math.h"
 #include "parser/error.h"
+#include "parser/json_string.h"
 #include "parser/utf8.h"
 
 namespace safetensors {
@@ -21,48 +22,6 @@ absl::Status CheckUtf8(absl::string_view text, absl::string_view what) {
                                   " is not valid UTF-8 at byte ", *bad));
   }
   return absl::OkStatus();
-}
-
-// serde_json's escaping: the two-character escapes it knows, \u00xx (lower
-// case) for other control characters, everything else (DEL, non-ASCII) raw.
-void AppendJsonString(absl::string_view text, std::string& out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  for (char c : text) {
-    const unsigned char byte = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (byte < 0x20) {
-          out += "\\u00";
-          out.push_back(kHex[byte >> 4]);
-          out.push_back(kHex[byte & 0xF]);
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  out.push_back('"');
 }
 
 // Bytes of `t`'s data, with the same rules a reader applies, so whatever we

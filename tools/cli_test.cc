@@ -1,0 +1,223 @@
+#include "tools/cli.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <ATen/ops/arange.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "parser/header_writer.h"
+#include "parser/status_matchers.h"
+#include "testdata/test_files.h"
+#include "torch_io/safetensors.h"
+
+namespace safetensors {
+namespace cli {
+namespace {
+
+using ::safetensors::testing::ReadTestFile;
+using ::safetensors::testing::ReadTsv;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+struct Result {
+  int code;
+  std::string out, err;
+};
+
+Result RunCli(std::vector<std::string> args) {
+  std::ostringstream out, err;
+  const int code = Run(args, out, err);
+  return {code, out.str(), err.str()};
+}
+
+constexpr char kExample[] = "testdata/example_mlp.safetensors";
+constexpr char kConformance[] = "testdata/conformance/files/";
+
+std::string WriteFile(const std::string& name, const std::string& bytes) {
+  const std::string path = ::testing::TempDir() + "/" + name;
+  std::ofstream(path, std::ios::binary) << bytes;
+  return path;
+}
+
+std::string Frame(const std::string& json, const std::string& data) {
+  std::string out(8, '\0');
+  for (size_t i = 0; i < 8; ++i) out[i] = static_cast<char>((json.size() >> (8 * i)) & 0xFF);
+  return out + json + data;
+}
+
+TEST(CliTest, CheckJsonAgreesWithEveryConformanceRow) {
+  int rows = 0;
+  for (const auto& row : ReadTsv("testdata/conformance/expected.tsv")) {
+    SCOPED_TRACE(row[0]);
+    ++rows;
+    const Result r = RunCli({"check", "--json", std::string(kConformance) + row[0]});
+    ASSERT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+    if (row[3] == "OK") {
+      EXPECT_EQ(r.code, kExitOk);
+      EXPECT_THAT(r.out, HasSubstr("\"ok\":true,\"code\":null,\"reference_class\":null"));
+    } else if (row[1] == "ERR") {
+      EXPECT_EQ(r.code, kExitProblem);
+      EXPECT_THAT(r.out, HasSubstr(absl::StrCat("\"reference_class\":\"", row[2], "\"")));
+    } else {  // stricter than the reference
+      EXPECT_EQ(r.code, kExitProblem);
+      EXPECT_THAT(r.out, HasSubstr("\"ok\":false"));
+      EXPECT_THAT(r.out, ::testing::AnyOf(HasSubstr("\"code\":\"DuplicateKey\""),
+                                          HasSubstr("\"code\":\"InvalidSchema\""),
+                                          HasSubstr("\"code\":\"ValidationOverflow\"")));
+    }
+    EXPECT_THAT(r.out, HasSubstr("\"tensors\":"));
+    EXPECT_THAT(r.out, HasSubstr("\"bytes\":"));
+  }
+  EXPECT_GE(rows, 201);
+}
+
+TEST(CliTest, CheckExitCodes) {
+  const std::string ok = std::string(kConformance) + "ok_basic.safetensors";
+  const std::string bad = std::string(kConformance) + "bad_overlap.safetensors";
+  EXPECT_EQ(RunCli({"check", ok, kExample}).code, kExitOk);
+  Result r = RunCli({"check", ok, bad});
+  EXPECT_EQ(r.code, kExitProblem);
+  EXPECT_THAT(r.out, HasSubstr("bad_overlap.safetensors: INVALID [InvalidOffset"));
+  EXPECT_THAT(r.out, HasSubstr("ok_basic.safetensors: OK"));
+  r = RunCli({"check", ok, "testdata/no_such_file.safetensors"});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_THAT(r.out, HasSubstr("no_such_file.safetensors: ERROR: cannot open"));
+  EXPECT_EQ(RunCli({"check"}).code, kExitUsage);
+  EXPECT_EQ(RunCli({"check", "--bogus", ok}).code, kExitUsage);
+  EXPECT_EQ(RunCli({"check", "--strict=maybe", ok}).code, kExitUsage);
+}
+
+TEST(CliTest, StrictReportsHygieneAndFailsOnlyWhenAsked) {
+  // Unpadded header, F32 at an odd offset, BOOL before F32 (not canonical),
+  // and an unknown field: valid, but untidy.
+  const std::string json =
+      R"({"a":{"dtype":"BOOL","shape":[1],"data_offsets":[0,1],"note":1},)"
+      R"("b":{"dtype":"F32","shape":[1],"data_offsets":[1,5]}})";
+  const std::string path = WriteFile("untidy.safetensors", Frame(json, std::string(5, '\0')));
+  Result plain = RunCli({"check", path});
+  EXPECT_EQ(plain.code, kExitOk);
+  EXPECT_THAT(plain.out, Not(HasSubstr("warning")));
+  Result warn = RunCli({"check", "--strict", path});
+  EXPECT_EQ(warn.code, kExitOk);
+  EXPECT_THAT(warn.out, HasSubstr("warning: header is not padded to a multiple of 8 bytes"));
+  EXPECT_THAT(warn.out, HasSubstr("warning: tensor \"a\" has unknown field \"note\""));
+  EXPECT_THAT(warn.out, HasSubstr("not in the canonical writer's order"));
+  EXPECT_THAT(warn.out, HasSubstr("tensor \"b\" (F32) starts at byte"));
+  EXPECT_EQ(RunCli({"check", "--strict=warn", path}).code, kExitOk);
+  EXPECT_EQ(RunCli({"check", "--strict=error", path}).code, kExitProblem);
+  Result json_out = RunCli({"check", "--json", "--strict", path});
+  EXPECT_THAT(json_out.out, HasSubstr("\"warnings\":[\"header is not padded"));
+  // A file written by the canonical writer has nothing to report.
+  EXPECT_EQ(RunCli({"check", "--strict=error", kExample}).code, kExitOk);
+}
+
+TEST(CliTest, InspectShowsMetadataTensorsAndTotals) {
+  Result r = RunCli({"inspect", kExample});
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("\"model\": \"ExampleMLP\""));
+  EXPECT_THAT(r.out, HasSubstr("fc1.weight  F32          [16, 4]"));
+  EXPECT_THAT(r.out, HasSubstr("total: 4 tensors, 131 parameters, 524 bytes"));
+  r = RunCli({"inspect", "--filter", "^fc1\\.", kExample});
+  EXPECT_THAT(r.out, HasSubstr("total: 2 tensors, 80 parameters"));
+  EXPECT_THAT(r.out, Not(HasSubstr("fc2.")));
+  r = RunCli({"inspect", "--json", kExample});
+  EXPECT_THAT(r.out, HasSubstr("{\"name\":\"fc1.bias\",\"dtype\":\"F32\",\"shape\":[16],\"bytes\":64,\"offset\":0}"));
+  EXPECT_THAT(r.out, HasSubstr("\"totals\":{\"tensors\":4,\"parameters\":131,\"bytes\":524,\"bytes_by_dtype\":{\"F32\":524}}"));
+  EXPECT_EQ(RunCli({"inspect", std::string(kConformance) + "bad_overlap.safetensors"}).code,
+            kExitProblem);
+  EXPECT_EQ(RunCli({"inspect", "testdata/missing.safetensors"}).code, kExitUsage);
+  EXPECT_EQ(RunCli({"inspect", "--filter", "(", kExample}).code, kExitProblem);
+  EXPECT_EQ(RunCli({"inspect"}).code, kExitUsage);
+}
+
+TEST(CliTest, InspectOfATenGigabyteSparseFileReadsTheHeaderOnly) {
+  const uint64_t size = 10'000'000'000ULL;
+  ASSERT_OK_AND_ASSIGN(SerializedHeader header,
+                       SerializeHeader({{"huge", Dtype::kU8, {size}}}, MetadataEntries{{"k", "v"}}));
+  const std::string path = ::testing::TempDir() + "/sparse.safetensors";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, header.bytes.data(), header.bytes.size()),
+            static_cast<ssize_t>(header.bytes.size()));
+  ASSERT_EQ(::ftruncate(fd, static_cast<off_t>(header.bytes.size() + size)), 0);
+  ::close(fd);
+  const Result r = RunCli({"inspect", path});
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("total: 1 tensors, 10000000000 parameters, 10000000000 bytes"));
+  EXPECT_EQ(RunCli({"check", path}).code, kExitOk);
+  ::unlink(path.c_str());
+}
+
+TEST(CliTest, DumpPrintsValuesAndStatistics) {
+  Result r = RunCli({"dump", kExample, "fc2.bias"});
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("dtype: F32\nshape: [3]\n"));
+  EXPECT_THAT(r.out, HasSubstr("values: [0.18663338, -0.088523865, 0.14583185]"));
+  EXPECT_THAT(r.out, HasSubstr("nan: 0\ninf: 0"));
+  r = RunCli({"dump", "--limit", "2", kExample, "fc1.weight"});
+  EXPECT_THAT(r.out, HasSubstr("values (first 2): ["));
+  // Special values and a dtype with no arithmetic.
+  TensorDict tensors;
+  tensors.insert("odd", at::arange(4, at::TensorOptions().dtype(at::kFloat)).log().neg());  // inf, -0, ...
+  const std::string path = ::testing::TempDir() + "/special.safetensors";
+  ASSERT_OK(save_file(tensors, path));
+  r = RunCli({"dump", path, "odd"});
+  EXPECT_THAT(r.out, HasSubstr("inf: 1"));
+  r = RunCli({"dump", "testdata/golden/dtype_float4_e2m1fn_x2.safetensors", "values"});
+  EXPECT_EQ(r.code, kExitOk);
+  EXPECT_THAT(r.out, HasSubstr("not convertible to numbers"));
+  r = RunCli({"dump", kExample, "nope"});
+  EXPECT_EQ(r.code, kExitProblem);
+  EXPECT_THAT(r.err, HasSubstr("no tensor named \"nope\""));
+  EXPECT_EQ(RunCli({"dump", kExample}).code, kExitUsage);
+  EXPECT_EQ(RunCli({"dump", "--limit", "-1", kExample, "fc2.bias"}).code, kExitUsage);
+}
+
+TEST(CliTest, DiffReportsEachKindOfDifference) {
+  Result same = RunCli({"diff", kExample, kExample});
+  EXPECT_EQ(same.code, kExitOk);
+  EXPECT_THAT(same.out, HasSubstr("identical: 4 tensors"));
+  ASSERT_OK_AND_ASSIGN(TensorDict tensors, load(ReadTestFile(kExample)));
+  TensorDict changed;
+  changed.insert("fc1.weight", tensors["fc1.weight"].clone().add(0.5));
+  changed.insert("fc2.bias", tensors["fc2.bias"].reshape({1, 3}));
+  changed.insert("extra", tensors["fc1.bias"].clone());
+  const std::string other = ::testing::TempDir() + "/changed.safetensors";
+  ASSERT_OK(save_file(changed, other));
+  Result r = RunCli({"diff", kExample, other});
+  EXPECT_EQ(r.code, kExitProblem);
+  EXPECT_THAT(r.out, HasSubstr("only in A: \"fc1.bias\""));
+  EXPECT_THAT(r.out, HasSubstr("only in B: \"extra\""));
+  EXPECT_THAT(r.out, HasSubstr("layout differs: \"fc2.bias\": F32[3] vs F32[1, 3]"));
+  EXPECT_THAT(r.out, HasSubstr("values differ: \"fc1.weight\": max abs difference 0.5"));
+  EXPECT_THAT(r.out, HasSubstr("metadata differs"));
+  EXPECT_EQ(RunCli({"diff", kExample}).code, kExitUsage);
+  EXPECT_EQ(RunCli({"diff", kExample, "testdata/missing.safetensors"}).code, kExitUsage);
+}
+
+TEST(CliTest, HelpAndUsage) {
+  EXPECT_EQ(RunCli({"--help"}).code, kExitOk);
+  EXPECT_THAT(RunCli({"--help"}).out, HasSubstr("commands:"));
+  for (const char* command : {"check", "inspect", "dump", "diff"}) {
+    Result r = RunCli({command, "--help"});
+    EXPECT_EQ(r.code, kExitOk) << command;
+    EXPECT_THAT(r.out, HasSubstr(absl::StrCat("usage: safetensors ", command)));
+  }
+  EXPECT_EQ(RunCli({}).code, kExitUsage);
+  Result unknown = RunCli({"frobnicate"});
+  EXPECT_EQ(unknown.code, kExitUsage);
+  EXPECT_THAT(unknown.err, HasSubstr("unknown command \"frobnicate\""));
+}
+
+}  // namespace
+}  // namespace cli
+}  // namespace safetensors
