@@ -35,6 +35,8 @@ max_len() {
 }
 
 bazel build --config=fuzz "${targets[@]/#///fuzz:}"
+# The fuzz configuration's own output folder (bazel-bin may point elsewhere).
+bin="$(bazel info --config=fuzz bazel-bin)"
 root="${FUZZ_CORPUS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/safetensors-cpp-fuzz}"
 failed=0
 for target in "${targets[@]}"; do
@@ -48,7 +50,7 @@ for target in "${targets[@]}"; do
   # Dangerous inputs go to $artifacts; the first corpus folder gains new inputs.
   if ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=1" \
      UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
-     "bazel-bin/fuzz/$target" -max_total_time="$seconds" -max_len="$(max_len "$target")" \
+     "$bin/fuzz/$target" -max_total_time="$seconds" -max_len="$(max_len "$target")" \
        -timeout=10 -rss_limit_mb=4096 -malloc_limit_mb=4096 -dict=fuzz/safetensors.dict \
        -artifact_prefix="$artifacts" -print_final_stats=1 \
        "$corpus" "${seeds[@]}" >"$log" 2>&1; then
@@ -64,7 +66,7 @@ for target in "${targets[@]}"; do
     echo "fuzz: $target FAILED; log $log"
     if [[ -n "$finding" ]]; then
       echo "fuzz: input: $artifacts$finding"
-      echo "fuzz: reproduce: bazel build --config=fuzz //fuzz:$target && bazel-bin/fuzz/$target $artifacts$finding"
+      echo "fuzz: reproduce: bazel build --config=fuzz //fuzz:$target && $bin/fuzz/$target $artifacts$finding"
       echo "fuzz: once fixed, keep it: cp $artifacts$finding fuzz/regressions/$target/"
     fi
   fi
