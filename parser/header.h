@@ -17,8 +17,10 @@
 // DESIGN.md): a duplicate key anywhere in the header; a tensor entry written
 // as a positional array or a dtype written as a one-key object; and an
 // element count whose overflow the reference misses because a zero dimension
-// came first. These strict checks run after the reference's checks, so a file
-// the reference rejects is rejected for the reference's reason.
+// came first. Duplicate keys and that overflow are checked after all of the
+// reference's checks, so a file the reference rejects is rejected for the
+// reference's reason; the serde-only encodings are refused while reading (an
+// InvalidHeaderDeserialization-class error either way).
 //
 // Work and memory are linear in the header size; nesting is bounded (127
 // levels, as serde_json's); nothing recurses on input.
