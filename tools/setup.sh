@@ -37,7 +37,8 @@ for spec in "${PIP_PACKAGES[@]}"; do
   want="${spec##*==}"
   # pip show fails for a package that is not installed: that means "missing".
   have="$("$PYTHON" -m pip show "$name" 2>/dev/null | awk '/^Version:/{print $2}' || true)"
-  if [[ "$have" != "$want" ]]; then missing_pip+=("$spec"); fi
+  # A local build suffix (torch's "2.13.0+cpu") is the pinned version.
+  if [[ "${have%%+*}" != "$want" ]]; then missing_pip+=("$spec"); fi
 done
 if ((${#missing_pip[@]})); then
   echo "setup: installing with pip: ${missing_pip[*]}"
