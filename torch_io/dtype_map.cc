@@ -106,9 +106,28 @@ absl::StatusOr<std::vector<int64_t>> ToTorchSizes(Dtype dtype,
   return sizes;
 }
 
-std::vector<uint64_t> ToFileShape(Dtype dtype, c10::IntArrayRef sizes) {
+absl::StatusOr<TorchLayout> ToTorchLayout(const TensorInfo& tensor) {
+  absl::StatusOr<c10::ScalarType> type = ToScalarType(tensor.dtype, tensor.name);
+  if (!type.ok()) return type.status();
+  absl::StatusOr<std::vector<int64_t>> sizes =
+      ToTorchSizes(tensor.dtype, tensor.shape, tensor.name);
+  if (!sizes.ok()) return sizes.status();
+  return TorchLayout{*type, *std::move(sizes)};
+}
+
+absl::StatusOr<std::vector<uint64_t>> ToFileShape(Dtype dtype, c10::IntArrayRef sizes,
+                                                  absl::string_view tensor) {
   std::vector<uint64_t> shape(sizes.begin(), sizes.end());
-  if (dtype == Dtype::kF4 && !shape.empty()) shape.back() *= 2;
+  if (dtype == Dtype::kF4) {
+    if (shape.empty()) {
+      return MakeError(ErrorCode::kInvalidTensor,
+                       absl::StrCat("tensor ", QuoteForMessage(tensor),
+                                    ": a 0-dim float4_e2m1fn_x2 tensor has no file form (F4 "
+                                    "stores its two values per byte along the last "
+                                    "dimension); reshape it to [1]"));
+    }
+    shape.back() *= 2;
+  }
   return shape;
 }
 

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "parser/dtype.h"
+#include "parser/header.h"
 
 namespace safetensors {
 
@@ -35,8 +36,20 @@ absl::StatusOr<std::vector<int64_t>> ToTorchSizes(Dtype dtype,
                                                   absl::Span<const uint64_t> shape,
                                                   absl::string_view tensor);
 
+// How LibTorch holds a tensor the header describes.
+struct TorchLayout {
+  c10::ScalarType type;
+  std::vector<int64_t> sizes;
+};
+
+// ToScalarType and ToTorchSizes for `tensor`, with their errors.
+absl::StatusOr<TorchLayout> ToTorchLayout(const TensorInfo& tensor);
+
 // The file shape of a LibTorch tensor of `dtype` with `sizes`.
-std::vector<uint64_t> ToFileShape(Dtype dtype, c10::IntArrayRef sizes);
+// Errors: kInvalidTensor for a 0-dim F4 tensor (F4 packs its two values per
+// byte along the last dimension, which a 0-dim tensor lacks).
+absl::StatusOr<std::vector<uint64_t>> ToFileShape(Dtype dtype, c10::IntArrayRef sizes,
+                                                  absl::string_view tensor);
 
 }  // namespace safetensors
 

@@ -43,11 +43,14 @@ TEST(DtypeMapTest, F4PacksTwoValuesPerTorchElement) {
   const uint64_t shape[] = {2, 6};
   ASSERT_OK_AND_ASSIGN(std::vector<int64_t> sizes, ToTorchSizes(Dtype::kF4, shape, "f"));
   EXPECT_THAT(sizes, ElementsAre(2, 3));
-  EXPECT_THAT(ToFileShape(Dtype::kF4, sizes), ElementsAre(2, 6));
+  ASSERT_OK_AND_ASSIGN(std::vector<uint64_t> file_shape, ToFileShape(Dtype::kF4, sizes, "f"));
+  EXPECT_THAT(file_shape, ElementsAre(2, 6));
+  EXPECT_THAT(ToFileShape(Dtype::kF4, {}, "f"), HasErrorCode(ErrorCode::kInvalidTensor));
   const uint64_t odd[] = {2, 3};
   EXPECT_THAT(ToTorchSizes(Dtype::kF4, odd, "f"), HasErrorCode(ErrorCode::kInvalidTensor));
   EXPECT_THAT(ToTorchSizes(Dtype::kF4, {}, "f"), HasErrorCode(ErrorCode::kInvalidTensor));
-  EXPECT_THAT(ToFileShape(Dtype::kF32, sizes), ElementsAre(2, 3));
+  ASSERT_OK_AND_ASSIGN(std::vector<uint64_t> f32_shape, ToFileShape(Dtype::kF32, sizes, "f"));
+  EXPECT_THAT(f32_shape, ElementsAre(2, 3));
 }
 
 TEST(DtypeMapTest, DimensionsBeyondInt64AreRefused) {

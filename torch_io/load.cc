@@ -28,11 +28,10 @@ absl::StatusOr<TensorDict> load(absl::string_view bytes, const LoadOptions& opti
   tensors.reserve(header.tensors().size());
   for (const TensorInfo& t : header.tensors()) {
     if (!filter.Selects(t.name)) continue;
-    SAFETENSORS_ASSIGN_OR_RETURN(c10::ScalarType type, ToScalarType(t.dtype, t.name));
-    SAFETENSORS_ASSIGN_OR_RETURN(std::vector<int64_t> sizes,
-                                 ToTorchSizes(t.dtype, t.shape, t.name));
+    SAFETENSORS_ASSIGN_OR_RETURN(TorchLayout layout, ToTorchLayout(t));
     SAFETENSORS_ASSIGN_OR_RETURN(at::Tensor tensor, CallTorch("allocating a tensor", [&] {
-                                   return at::empty(sizes, at::TensorOptions().dtype(type));
+                                   return at::empty(layout.sizes,
+                                                    at::TensorOptions().dtype(layout.type));
                                  }));
     if (t.num_bytes() > 0) {
       // In range: ParseHeader checked every tensor lies inside `bytes`.

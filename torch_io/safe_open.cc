@@ -45,18 +45,6 @@ using internal::OpenFile;
 constexpr uint64_t kParallelReadThreshold = uint64_t{64} << 20;
 constexpr uint64_t kReadChunk = uint64_t{16} << 20;
 
-struct TorchLayout {
-  c10::ScalarType type;
-  std::vector<int64_t> sizes;
-};
-
-absl::StatusOr<TorchLayout> LayoutOf(const TensorInfo& t) {
-  SAFETENSORS_ASSIGN_OR_RETURN(c10::ScalarType type, ToScalarType(t.dtype, t.name));
-  SAFETENSORS_ASSIGN_OR_RETURN(std::vector<int64_t> sizes,
-                               ToTorchSizes(t.dtype, t.shape, t.name));
-  return TorchLayout{type, std::move(sizes)};
-}
-
 absl::Span<uint8_t> BytesOf(const at::Tensor& tensor) {
   return absl::Span<uint8_t>(static_cast<uint8_t*>(tensor.data_ptr()), tensor.nbytes());
 }
@@ -72,7 +60,7 @@ absl::StatusOr<at::Tensor> ToDevice(at::Tensor cpu, const c10::Device& device) {
 // (skipped when `read` is false, for callers that read in bulk).
 absl::StatusOr<at::Tensor> MaterializeOnCpu(const OpenFile& f, const TensorInfo& t,
                                             bool read = true) {
-  SAFETENSORS_ASSIGN_OR_RETURN(TorchLayout layout, LayoutOf(t));
+  SAFETENSORS_ASSIGN_OR_RETURN(TorchLayout layout, ToTorchLayout(t));
   const at::TensorOptions options = at::TensorOptions().dtype(layout.type);
   if (f.mapping != nullptr && t.num_bytes() > 0) {
     // In range: ParseHeader checked that every tensor lies in the file.
@@ -304,7 +292,7 @@ absl::StatusOr<DimSelection> Normalize(const SliceIndex& index, uint64_t size,
 absl::StatusOr<at::Tensor> TensorSlice::get(absl::Span<const SliceIndex> indices) const {
   const TensorInfo& t = *info_;
   const OpenFile& f = *file_;
-  SAFETENSORS_ASSIGN_OR_RETURN(TorchLayout layout, LayoutOf(t));
+  SAFETENSORS_ASSIGN_OR_RETURN(TorchLayout layout, ToTorchLayout(t));
   const size_t rank = t.shape.size();
 
   // Expand the ellipsis and pad with whole dimensions.
@@ -339,7 +327,7 @@ absl::StatusOr<at::Tensor> TensorSlice::get(absl::Span<const SliceIndex> indices
     SAFETENSORS_ASSIGN_OR_RETURN(sel[d], Normalize(full[d], dims[d], d));
   }
   if (t.dtype == Dtype::kF4) {
-    DimSelection& last = sel.back();  // rank >= 1: LayoutOf checked it
+    DimSelection& last = sel.back();  // rank >= 1: ToTorchLayout checked it
     if (last.step != 1 || last.start % 2 != 0 || last.count % 2 != 0 || !last.keep_dim) {
       return MakeError(ErrorCode::kInvalidArgument,
                        absl::StrCat("tensor ", QuoteForMessage(t.name),

@@ -139,14 +139,9 @@ absl::StatusOr<PreparedSave> Prepare(const TensorDict& tensors,
                        "before saving."));
     }
     SAFETENSORS_ASSIGN_OR_RETURN(Dtype dtype, FromScalarType(t.scalar_type(), item.key()));
-    if (dtype == Dtype::kF4 && t.dim() == 0) {
-      return MakeError(ErrorCode::kInvalidTensor,
-                       absl::StrCat("tensor ", QuoteForMessage(item.key()),
-                                    ": a 0-dim float4_e2m1fn_x2 tensor has no file form (F4 "
-                                    "stores its two values per byte along the last "
-                                    "dimension); reshape it to [1]"));
-    }
-    descriptions.push_back({item.key(), dtype, ToFileShape(dtype, t.sizes())});
+    SAFETENSORS_ASSIGN_OR_RETURN(std::vector<uint64_t> shape,
+                                 ToFileShape(dtype, t.sizes(), item.key()));
+    descriptions.push_back({item.key(), dtype, std::move(shape)});
   }
   PreparedSave prepared;
   SAFETENSORS_ASSIGN_OR_RETURN(prepared.header, SerializeHeader(descriptions, metadata));
