@@ -43,7 +43,8 @@ enum class ErrorCode {
   kTensorNotFound,        // no tensor of that name
   kIoError,               // the operating system refused a read or write
   kUnsupportedDtype,      // the linked LibTorch has no such dtype
-  kInvalidTensor,         // a tensor that cannot be saved (layout, sharing)
+  kInvalidTensor,         // a tensor LibTorch or the format cannot hold as given
+                          // (layout, sharing, F4 packing, int64 sizes)
   kInvalidArgument,       // a caller's argument is unusable (device, slice)
 };
 

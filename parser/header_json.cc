@@ -1,6 +1,5 @@
 #include "parser/header_json.h"
 
-#include <charconv>
 #include <cstddef>
 #include <string>
 #include <system_error>
