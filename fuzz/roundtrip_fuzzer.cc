@@ -77,7 +77,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Require(bytes.ok() == expect_ok, "save refuses exactly what no file can hold");
   if (!bytes.ok()) {
     const auto code = GetErrorCode(bytes.status());
-    Require(code == ErrorCode::kInvalidArgument || code == ErrorCode::kDuplicateKey ||
+    Require(code == ErrorCode::kBadArgument || code == ErrorCode::kDuplicateKey ||
                 code == ErrorCode::kInvalidTensor,
             "save's refusals name the rule");
     return 0;

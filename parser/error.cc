@@ -1,6 +1,8 @@
 #include "parser/error.h"
 
+#include <array>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "absl/strings/cord.h"
@@ -12,54 +14,65 @@ namespace {
 constexpr absl::string_view kPayloadUrl = "safetensors-cpp/ErrorCode";
 
 struct CodeInfo {
-  ErrorCode code;
   absl::string_view name;
   absl::string_view reference_class;
   absl::StatusCode status_code;
 };
 
-constexpr CodeInfo kCodes[] = {
-    {ErrorCode::kHeaderTooSmall, "HeaderTooSmall", "HeaderTooSmall",
-     absl::StatusCode::kInvalidArgument},
-    {ErrorCode::kHeaderTooLarge, "HeaderTooLarge", "HeaderTooLarge",
-     absl::StatusCode::kInvalidArgument},
-    {ErrorCode::kInvalidHeaderLength, "InvalidHeaderLength",
-     "InvalidHeaderLength", absl::StatusCode::kInvalidArgument},
-    {ErrorCode::kInvalidUtf8, "InvalidUtf8", "InvalidHeader",
-     absl::StatusCode::kInvalidArgument},
-    {ErrorCode::kInvalidJson, "InvalidJson", "InvalidHeaderDeserialization",
-     absl::StatusCode::kInvalidArgument},
-    {ErrorCode::kInvalidSchema, "InvalidSchema",
-     "InvalidHeaderDeserialization", absl::StatusCode::kInvalidArgument},
-    {ErrorCode::kDuplicateKey, "DuplicateKey", "InvalidHeaderDeserialization",
-     absl::StatusCode::kInvalidArgument},
-    {ErrorCode::kInvalidOffset, "InvalidOffset", "InvalidOffset",
-     absl::StatusCode::kInvalidArgument},
-    {ErrorCode::kValidationOverflow, "ValidationOverflow",
-     "ValidationOverflow", absl::StatusCode::kInvalidArgument},
-    {ErrorCode::kMisalignedSlice, "MisalignedSlice", "MisalignedSlice",
-     absl::StatusCode::kInvalidArgument},
-    {ErrorCode::kTensorInvalidInfo, "TensorInvalidInfo", "TensorInvalidInfo",
-     absl::StatusCode::kInvalidArgument},
-    {ErrorCode::kMetadataIncompleteBuffer, "MetadataIncompleteBuffer",
-     "MetadataIncompleteBuffer", absl::StatusCode::kInvalidArgument},
-    {ErrorCode::kTensorNotFound, "TensorNotFound", "TensorNotFound",
-     absl::StatusCode::kNotFound},
-    {ErrorCode::kIoError, "IoError", "IoError", absl::StatusCode::kUnknown},
-    {ErrorCode::kUnsupportedDtype, "UnsupportedDtype", "",
-     absl::StatusCode::kUnimplemented},
-    {ErrorCode::kInvalidTensor, "InvalidTensor", "",
-     absl::StatusCode::kInvalidArgument},
-    {ErrorCode::kInvalidArgument, "InvalidArgument", "",
-     absl::StatusCode::kInvalidArgument},
-};
-
-const CodeInfo* Find(ErrorCode code) {
-  for (const CodeInfo& info : kCodes) {
-    if (info.code == code) return &info;
+// A switch without a default: a code added to the enum but not here fails to
+// compile (-Werror=switch).
+std::optional<CodeInfo> Info(ErrorCode code) {
+  constexpr absl::StatusCode kBadInput = absl::StatusCode::kInvalidArgument;
+  switch (code) {
+    case ErrorCode::kHeaderTooSmall:
+      return CodeInfo{"HeaderTooSmall", "HeaderTooSmall", kBadInput};
+    case ErrorCode::kHeaderTooLarge:
+      return CodeInfo{"HeaderTooLarge", "HeaderTooLarge", kBadInput};
+    case ErrorCode::kInvalidHeaderLength:
+      return CodeInfo{"InvalidHeaderLength", "InvalidHeaderLength", kBadInput};
+    case ErrorCode::kInvalidUtf8:
+      return CodeInfo{"InvalidUtf8", "InvalidHeader", kBadInput};
+    case ErrorCode::kInvalidJson:
+      return CodeInfo{"InvalidJson", "InvalidHeaderDeserialization", kBadInput};
+    case ErrorCode::kInvalidSchema:
+      return CodeInfo{"InvalidSchema", "InvalidHeaderDeserialization", kBadInput};
+    case ErrorCode::kDuplicateKey:
+      return CodeInfo{"DuplicateKey", "InvalidHeaderDeserialization", kBadInput};
+    case ErrorCode::kInvalidOffset:
+      return CodeInfo{"InvalidOffset", "InvalidOffset", kBadInput};
+    case ErrorCode::kValidationOverflow:
+      return CodeInfo{"ValidationOverflow", "ValidationOverflow", kBadInput};
+    case ErrorCode::kMisalignedSlice:
+      return CodeInfo{"MisalignedSlice", "MisalignedSlice", kBadInput};
+    case ErrorCode::kTensorInvalidInfo:
+      return CodeInfo{"TensorInvalidInfo", "TensorInvalidInfo", kBadInput};
+    case ErrorCode::kMetadataIncompleteBuffer:
+      return CodeInfo{"MetadataIncompleteBuffer", "MetadataIncompleteBuffer", kBadInput};
+    case ErrorCode::kTensorNotFound:
+      return CodeInfo{"TensorNotFound", "TensorNotFound", absl::StatusCode::kNotFound};
+    case ErrorCode::kIoError:
+      return CodeInfo{"IoError", "IoError", absl::StatusCode::kUnknown};
+    case ErrorCode::kUnsupportedDtype:
+      return CodeInfo{"UnsupportedDtype", "", absl::StatusCode::kUnimplemented};
+    case ErrorCode::kInvalidTensor:
+      return CodeInfo{"InvalidTensor", "", kBadInput};
+    case ErrorCode::kBadArgument:
+      return CodeInfo{"BadArgument", "", kBadInput};
+    case ErrorCode::kOutOfMemory:
+      return CodeInfo{"OutOfMemory", "", absl::StatusCode::kResourceExhausted};
+    case ErrorCode::kInternal:
+      return CodeInfo{"Internal", "", absl::StatusCode::kInternal};
   }
-  return nullptr;
+  return std::nullopt;  // a value outside the enum
 }
+
+constexpr std::array<ErrorCode, kNumErrorCodes> MakeAllCodes() {
+  std::array<ErrorCode, kNumErrorCodes> codes{};
+  for (int i = 0; i < kNumErrorCodes; ++i) codes[static_cast<size_t>(i)] = static_cast<ErrorCode>(i + 1);
+  return codes;
+}
+
+constexpr std::array<ErrorCode, kNumErrorCodes> kAllCodes = MakeAllCodes();
 
 absl::Status WithPayload(absl::StatusCode status_code, ErrorCode code,
                          absl::string_view message) {
@@ -70,28 +83,29 @@ absl::Status WithPayload(absl::StatusCode status_code, ErrorCode code,
 
 }  // namespace
 
+absl::Span<const ErrorCode> AllErrorCodes() { return kAllCodes; }
+
 absl::string_view ErrorCodeName(ErrorCode code) {
-  const CodeInfo* info = Find(code);
-  return info == nullptr ? "Unknown" : info->name;
+  const std::optional<CodeInfo> info = Info(code);
+  return info.has_value() ? info->name : "Unknown";
 }
 
 std::optional<ErrorCode> ErrorCodeFromName(absl::string_view name) {
-  for (const CodeInfo& info : kCodes) {
-    if (info.name == name) return info.code;
+  for (ErrorCode code : kAllCodes) {
+    if (Info(code)->name == name) return code;
   }
   return std::nullopt;
 }
 
 absl::string_view ReferenceErrorClass(ErrorCode code) {
-  const CodeInfo* info = Find(code);
-  return info == nullptr ? "" : info->reference_class;
+  const std::optional<CodeInfo> info = Info(code);
+  return info.has_value() ? info->reference_class : "";
 }
 
 absl::Status MakeError(ErrorCode code, absl::string_view message) {
-  const CodeInfo* info = Find(code);
-  return WithPayload(
-      info == nullptr ? absl::StatusCode::kInternal : info->status_code, code,
-      message);
+  const std::optional<CodeInfo> info = Info(code);
+  return WithPayload(info.has_value() ? info->status_code : absl::StatusCode::kInternal,
+                     code, message);
 }
 
 absl::Status MakeIoError(int errno_value, absl::string_view message) {

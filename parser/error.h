@@ -1,12 +1,14 @@
 // Error codes shared by every layer of safetensors-cpp.
 //
-// Every failure is one absl::Status. Its canonical code says what kind of
-// failure it is (malformed input -> kInvalidArgument, missing tensor ->
-// kNotFound, I/O -> from errno), its message says which rule was broken, for
-// which tensor, at which byte offset, and its payload carries a closed
-// ErrorCode so that tests and tools compare reasons, not strings.
+// Every failure is one absl::Status, and every status the project's API
+// returns carries one of these codes. Its canonical absl::StatusCode says what
+// kind of failure it is (malformed input -> absl::StatusCode::kInvalidArgument,
+// missing tensor -> kNotFound, I/O -> from errno, allocation ->
+// kResourceExhausted), its message says which rule was broken, for which
+// tensor, at which byte offset, and its payload carries a closed ErrorCode so
+// that tests and tools compare reasons, not strings.
 //
-// Each ErrorCode maps onto exactly one error class of the reference
+// Each header ErrorCode maps onto exactly one error class of the reference
 // implementation (huggingface/safetensors), so verdicts can be compared:
 //
 //   absl::Status s = MakeError(ErrorCode::kInvalidOffset, "tensor \"w\": ...");
@@ -20,6 +22,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 
 namespace safetensors {
 
@@ -45,8 +48,19 @@ enum class ErrorCode {
   kUnsupportedDtype,      // the linked LibTorch has no such dtype
   kInvalidTensor,         // a tensor LibTorch or the format cannot hold as given
                           // (layout, sharing, F4 packing, int64 sizes)
-  kInvalidArgument,       // a caller's argument is unusable (device, slice)
+  kBadArgument,           // a caller's argument is unusable (device, slice,
+                          // filter pattern, a model's shape or keys)
+  kOutOfMemory,           // an allocation failed
+  kInternal,              // cannot happen: a bug here (the fuzzers crash on it)
+  // Append new codes here, then update kLastErrorCode, the table in error.cc
+  // and the one in error_test.cc (the compiler and the test enforce both).
 };
+
+inline constexpr ErrorCode kLastErrorCode = ErrorCode::kInternal;
+inline constexpr int kNumErrorCodes = static_cast<int>(kLastErrorCode);
+
+// Every code, in declaration order.
+absl::Span<const ErrorCode> AllErrorCodes();
 
 // "kInvalidOffset" -> "InvalidOffset": the code's stable name, used in the
 // status payload, the CLI's JSON output and testdata/ folder names.

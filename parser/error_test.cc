@@ -1,6 +1,7 @@
 #include "parser/error.h"
 
 #include <cerrno>
+#include <iterator>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -27,19 +28,58 @@ TEST(ErrorTest, CanonicalCodesFollowTheKindOfFailure) {
   EXPECT_NE(io.message().find("open \"f\": "), absl::string_view::npos);
 }
 
-TEST(ErrorTest, NamesRoundTripAndMapOntoReferenceClasses) {
-  for (int i = static_cast<int>(ErrorCode::kHeaderTooSmall);
-       i <= static_cast<int>(ErrorCode::kInvalidArgument); ++i) {
-    const ErrorCode code = static_cast<ErrorCode>(i);
-    EXPECT_EQ(ErrorCodeFromName(ErrorCodeName(code)), code) << i;
+// Every code, written out by hand: a code added to the enum without a row
+// here fails the static_assert, and each row pins the code's stable name, its
+// reference class and its canonical status code.
+struct ExpectedCode {
+  ErrorCode code;
+  absl::string_view name;
+  absl::string_view reference_class;
+  absl::StatusCode status_code;
+};
+
+constexpr absl::StatusCode kBadInput = absl::StatusCode::kInvalidArgument;
+constexpr ExpectedCode kExpected[] = {
+    {ErrorCode::kHeaderTooSmall, "HeaderTooSmall", "HeaderTooSmall", kBadInput},
+    {ErrorCode::kHeaderTooLarge, "HeaderTooLarge", "HeaderTooLarge", kBadInput},
+    {ErrorCode::kInvalidHeaderLength, "InvalidHeaderLength", "InvalidHeaderLength", kBadInput},
+    {ErrorCode::kInvalidUtf8, "InvalidUtf8", "InvalidHeader", kBadInput},
+    {ErrorCode::kInvalidJson, "InvalidJson", "InvalidHeaderDeserialization", kBadInput},
+    {ErrorCode::kInvalidSchema, "InvalidSchema", "InvalidHeaderDeserialization", kBadInput},
+    {ErrorCode::kDuplicateKey, "DuplicateKey", "InvalidHeaderDeserialization", kBadInput},
+    {ErrorCode::kInvalidOffset, "InvalidOffset", "InvalidOffset", kBadInput},
+    {ErrorCode::kValidationOverflow, "ValidationOverflow", "ValidationOverflow", kBadInput},
+    {ErrorCode::kMisalignedSlice, "MisalignedSlice", "MisalignedSlice", kBadInput},
+    {ErrorCode::kTensorInvalidInfo, "TensorInvalidInfo", "TensorInvalidInfo", kBadInput},
+    {ErrorCode::kMetadataIncompleteBuffer, "MetadataIncompleteBuffer",
+     "MetadataIncompleteBuffer", kBadInput},
+    {ErrorCode::kTensorNotFound, "TensorNotFound", "TensorNotFound",
+     absl::StatusCode::kNotFound},
+    {ErrorCode::kIoError, "IoError", "IoError", absl::StatusCode::kUnknown},
+    {ErrorCode::kUnsupportedDtype, "UnsupportedDtype", "", absl::StatusCode::kUnimplemented},
+    {ErrorCode::kInvalidTensor, "InvalidTensor", "", kBadInput},
+    {ErrorCode::kBadArgument, "BadArgument", "", kBadInput},
+    {ErrorCode::kOutOfMemory, "OutOfMemory", "", absl::StatusCode::kResourceExhausted},
+    {ErrorCode::kInternal, "Internal", "", absl::StatusCode::kInternal},
+};
+static_assert(std::size(kExpected) == kNumErrorCodes,
+              "a code was added to ErrorCode: give it a row in kExpected");
+
+TEST(ErrorTest, EveryCodeHasItsNameReferenceClassAndStatusCode) {
+  ASSERT_EQ(AllErrorCodes().size(), std::size(kExpected));
+  for (size_t i = 0; i < std::size(kExpected); ++i) {
+    const ExpectedCode& row = kExpected[i];
+    SCOPED_TRACE(std::string(row.name));
+    EXPECT_EQ(AllErrorCodes()[i], row.code);
+    EXPECT_EQ(ErrorCodeName(row.code), row.name);
+    EXPECT_EQ(ErrorCodeFromName(row.name), row.code);
+    EXPECT_EQ(ReferenceErrorClass(row.code), row.reference_class);
+    const absl::Status status = MakeError(row.code, "m");
+    EXPECT_EQ(status.code(), row.status_code);
+    EXPECT_EQ(GetErrorCode(status), row.code);
   }
-  EXPECT_EQ(ReferenceErrorClass(ErrorCode::kInvalidUtf8), "InvalidHeader");
-  EXPECT_EQ(ReferenceErrorClass(ErrorCode::kInvalidJson), "InvalidHeaderDeserialization");
-  EXPECT_EQ(ReferenceErrorClass(ErrorCode::kInvalidSchema), "InvalidHeaderDeserialization");
-  EXPECT_EQ(ReferenceErrorClass(ErrorCode::kDuplicateKey), "InvalidHeaderDeserialization");
-  EXPECT_EQ(ReferenceErrorClass(ErrorCode::kMetadataIncompleteBuffer),
-            "MetadataIncompleteBuffer");
   EXPECT_EQ(ErrorCodeFromName("NoSuchCode"), std::nullopt);
+  EXPECT_EQ(ErrorCodeName(static_cast<ErrorCode>(kNumErrorCodes + 1)), "Unknown");
 }
 
 TEST(ErrorTest, QuoteForMessageEscapesAndCuts) {

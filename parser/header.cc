@@ -6,26 +6,13 @@
 
 #include "absl/base/optimization.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "parser/byte_cursor.h"
-#include "parser/checked_math.h"
 #include "parser/error.h"
 #include "parser/header_json.h"
 #include "parser/status_macros.h"
 #include "parser/utf8.h"
 
 namespace safetensors {
-
-bool operator==(const TensorInfo& a, const TensorInfo& b) {
-  return a.name == b.name && a.dtype == b.dtype && a.shape == b.shape &&
-         a.data_begin == b.data_begin && a.data_end == b.data_end;
-}
-
-uint64_t TensorInfo::num_elements() const {
-  uint64_t count = 1;
-  for (uint64_t dim : shape) count *= dim;  // validated: no overflow
-  return count;
-}
 
 bool operator==(const Header& a, const Header& b) {
   return a.header_size_ == b.header_size_ && a.file_size_ == b.file_size_ &&
@@ -47,14 +34,6 @@ void Header::BuildIndex() {
 
 namespace {
 
-// "[2, 3]", cut short for a hostile rank of 100,000.
-std::string ShapeForMessage(absl::Span<const uint64_t> shape) {
-  constexpr size_t kMaxDims = 8;
-  if (shape.size() <= kMaxDims) return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
-  return absl::StrCat("[", absl::StrJoin(shape.first(kMaxDims), ", "), ", ... (",
-                      shape.size(), " dimensions)]");
-}
-
 std::string OffsetsForMessage(const TensorInfo& t) {
   return absl::StrCat("data_offsets [", t.data_begin, ", ", t.data_end, "]");
 }
@@ -70,7 +49,7 @@ class HeaderBuilder {
  private:
   static absl::Status CheckLayoutAsReference(Header& header);
   static absl::Status CheckStrictRules(const Header& header,
-                                       const internal::RawHeader& raw);
+                                       const internal::DuplicateKeys& duplicates);
 };
 
 absl::StatusOr<Header> HeaderBuilder::Build(absl::Span<const uint8_t> json,
@@ -80,6 +59,7 @@ absl::StatusOr<Header> HeaderBuilder::Build(absl::Span<const uint8_t> json,
   header.header_size_ = header_size;
   header.file_size_ = file_size;
   internal::RawHeader raw;
+  internal::DuplicateKeys duplicates;
   // Reserve once rather than grow by doubling (which holds up to twice the
   // memory while copying): every tensor entry holds a '{', and none is
   // shorter than kMinTensorEntryBytes, so the smaller count bounds the
@@ -92,7 +72,7 @@ absl::StatusOr<Header> HeaderBuilder::Build(absl::Span<const uint8_t> json,
   raw.tensors.reserve(capacity);
   raw.key_offsets.reserve(capacity);
   SAFETENSORS_RETURN_IF_ERROR(internal::ReadHeaderJson(
-      json, kLengthPrefixSize, header.names_, header.dims_, raw));
+      json, kLengthPrefixSize, header.names_, header.dims_, raw, duplicates));
   header.metadata_ = std::move(raw.metadata);
   header.ignored_fields_ = std::move(raw.ignored_fields);
 
@@ -110,7 +90,7 @@ absl::StatusOr<Header> HeaderBuilder::Build(absl::Span<const uint8_t> json,
     for (size_t i = tensors.size(); i-- > 0;) {  // from the end: last wins
       if (last.insert(i).second) continue;
       superseded[i] = true;
-      raw.RecordDuplicate(
+      duplicates.Found(
           raw.key_offsets[i],
           absl::StrCat("duplicate tensor name ", QuoteForMessage(tensors[i].name),
                        " at bytes ", raw.key_offsets[i], " and ",
@@ -131,7 +111,7 @@ absl::StatusOr<Header> HeaderBuilder::Build(absl::Span<const uint8_t> json,
   if (!sorted) std::stable_sort(tensors.begin(), tensors.end(), by_offsets);
 
   SAFETENSORS_RETURN_IF_ERROR(CheckLayoutAsReference(header));
-  SAFETENSORS_RETURN_IF_ERROR(CheckStrictRules(header, raw));
+  SAFETENSORS_RETURN_IF_ERROR(CheckStrictRules(header, duplicates));
 
   // The index holds file positions; make them offset-order positions.
   if (!sorted || !superseded.empty()) header.BuildIndex();
@@ -160,37 +140,14 @@ absl::Status HeaderBuilder::CheckLayoutAsReference(Header& header) {
     }
     expected_begin = t.data_end;
 
-    // Left to right, as the reference folds: [2^40, 2^40, 0] overflows
-    // before the zero is reached.
-    uint64_t count = 1;
-    for (uint64_t dim : t.shape) {
-      if (ABSL_PREDICT_FALSE(!CheckedMul(count, dim, &count))) {
-        return MakeError(ErrorCode::kValidationOverflow,
-                         absl::StrCat("tensor ", QuoteForMessage(t.name),
-                                      ": shape ", ShapeForMessage(t.shape),
-                                      " has more elements than fit in 64 bits"));
-      }
-    }
-    uint64_t bits;
-    if (ABSL_PREDICT_FALSE(!CheckedMul(count, DtypeBits(t.dtype), &bits))) {
-      return MakeError(
-          ErrorCode::kValidationOverflow,
-          absl::StrCat("tensor ", QuoteForMessage(t.name), ": ", count, " ",
-                       DtypeName(t.dtype), " elements are more bits than fit in 64 bits"));
-    }
-    if (ABSL_PREDICT_FALSE(bits % 8 != 0)) {
-      return MakeError(
-          ErrorCode::kMisalignedSlice,
-          absl::StrCat("tensor ", QuoteForMessage(t.name), ": ", count, " ",
-                       DtypeName(t.dtype), " elements are ", bits,
-                       " bits, not a whole number of bytes"));
-    }
-    if (ABSL_PREDICT_FALSE(bits / 8 != t.num_bytes())) {
+    SAFETENSORS_ASSIGN_OR_RETURN(const uint64_t bytes,
+                                 ReferenceByteSize(t.name, t.dtype, t.shape));
+    if (ABSL_PREDICT_FALSE(bytes != t.num_bytes())) {
       return MakeError(
           ErrorCode::kTensorInvalidInfo,
           absl::StrCat("tensor ", QuoteForMessage(t.name), ": dtype ",
                        DtypeName(t.dtype), " and shape ", ShapeForMessage(t.shape),
-                       " need ", bits / 8, " bytes but ", OffsetsForMessage(t),
+                       " need ", bytes, " bytes but ", OffsetsForMessage(t),
                        " hold ", t.num_bytes()));
     }
   }
@@ -208,25 +165,10 @@ absl::Status HeaderBuilder::CheckLayoutAsReference(Header& header) {
 
 // The rules we enforce where the reference accepts (DESIGN.md).
 absl::Status HeaderBuilder::CheckStrictRules(const Header& header,
-                                             const internal::RawHeader& raw) {
-  if (ABSL_PREDICT_FALSE(raw.first_duplicate.has_value())) {
-    return MakeError(ErrorCode::kDuplicateKey, raw.first_duplicate->message);
-  }
+                                             const internal::DuplicateKeys& duplicates) {
+  SAFETENSORS_RETURN_IF_ERROR(duplicates.Check());
   for (const TensorInfo& t : header.tensors_) {
-    // Independent of dimension order: the reference passes [0, 2^32, 2^32]
-    // yet fails [2^32, 2^32, 0]; both describe an impossible tensor.
-    uint64_t bits = DtypeBits(t.dtype);
-    for (uint64_t dim : t.shape) {
-      if (dim == 0) continue;
-      if (ABSL_PREDICT_FALSE(!CheckedMul(bits, dim, &bits))) {
-        return MakeError(
-            ErrorCode::kValidationOverflow,
-            absl::StrCat("tensor ", QuoteForMessage(t.name), ": shape ",
-                         ShapeForMessage(t.shape), " of ", DtypeName(t.dtype),
-                         " overflows 64 bits when its zero dimensions are "
-                         "ignored"));
-      }
-    }
+    SAFETENSORS_RETURN_IF_ERROR(CheckSizeIgnoringZeroDims(t.name, t.dtype, t.shape));
   }
   return absl::OkStatus();
 }
@@ -235,7 +177,7 @@ absl::StatusOr<uint64_t> ReadHeaderSize(absl::Span<const uint8_t> first_bytes,
                                         uint64_t file_size,
                                         const ParseOptions& options) {
   if (ABSL_PREDICT_FALSE(first_bytes.size() > file_size)) {
-    return MakeError(ErrorCode::kInvalidArgument,
+    return MakeError(ErrorCode::kBadArgument,
                      absl::StrCat("given ", first_bytes.size(),
                                   " bytes of a file said to be ", file_size,
                                   " bytes long"));
@@ -248,7 +190,7 @@ absl::StatusOr<uint64_t> ReadHeaderSize(absl::Span<const uint8_t> first_bytes,
   }
   uint64_t header_size;
   if (ABSL_PREDICT_FALSE(!ReadLittleEndian64(first_bytes, &header_size))) {
-    return MakeError(ErrorCode::kInvalidArgument,
+    return MakeError(ErrorCode::kBadArgument,
                      absl::StrCat("need the file's first 8 bytes, given ",
                                   first_bytes.size()));
   }
@@ -273,7 +215,7 @@ absl::StatusOr<Header> ParseHeader(absl::Span<const uint8_t> prefix,
   SAFETENSORS_ASSIGN_OR_RETURN(const uint64_t header_size,
                                ReadHeaderSize(prefix, file_size, options));
   if (ABSL_PREDICT_FALSE(prefix.size() - kLengthPrefixSize < header_size)) {
-    return MakeError(ErrorCode::kInvalidArgument,
+    return MakeError(ErrorCode::kBadArgument,
                      absl::StrCat("given the file's first ", prefix.size(),
                                   " bytes; its header needs 8 + ", header_size));
   }

@@ -42,6 +42,7 @@
 #include "absl/types/span.h"
 #include "parser/dtype.h"
 #include "parser/stable_arena.h"
+#include "parser/tensor_info.h"
 
 namespace safetensors {
 
@@ -57,27 +58,6 @@ struct ParseOptions {
   // before anything is computed from N.
   uint64_t max_header_size = kDefaultMaxHeaderSize;
 };
-
-// One tensor as the header describes it. Views point into the Header that
-// owns them and live as long as it does.
-struct TensorInfo {
-  absl::string_view name;            // unescaped UTF-8, may contain NUL
-  Dtype dtype;
-  absl::Span<const uint64_t> shape;  // empty for a scalar
-  uint64_t data_begin;               // offsets into the data buffer,
-  uint64_t data_end;                 // which starts at Header::data_offset()
-
-  uint64_t num_bytes() const { return data_end - data_begin; }
-  // Product of shape (1 for a scalar); cannot overflow in a parsed header.
-  uint64_t num_elements() const;
-};
-
-bool operator==(const TensorInfo& a, const TensorInfo& b);
-inline bool operator!=(const TensorInfo& a, const TensorInfo& b) {
-  return !(a == b);
-}
-
-using MetadataEntries = std::vector<std::pair<std::string, std::string>>;
 
 // A validated header. Move-only: TensorInfo views point into its storage.
 class Header {
@@ -154,8 +134,8 @@ class Header {
 // before calling ParseHeader. `first_bytes` needs at least 8 bytes unless the
 // file is shorter.
 //
-// Errors (kInvalidArgument): kHeaderTooSmall, kHeaderTooLarge,
-// kInvalidHeaderLength; kInvalidArgument when `first_bytes` is too short or
+// Errors: kHeaderTooSmall, kHeaderTooLarge, kInvalidHeaderLength;
+// kBadArgument when `first_bytes` is too short or
 // longer than the file.
 absl::StatusOr<uint64_t> ReadHeaderSize(absl::Span<const uint8_t> first_bytes,
                                         uint64_t file_size,
@@ -165,11 +145,11 @@ absl::StatusOr<uint64_t> ReadHeaderSize(absl::Span<const uint8_t> first_bytes,
 // at least 8 + N of them (more, up to the whole file, is fine; the data
 // buffer is never read). Does not keep a reference to `prefix`.
 //
-// Errors (kInvalidArgument, with the ErrorCode as payload): kHeaderTooSmall,
+// Errors (all with absl::StatusCode::kInvalidArgument): kHeaderTooSmall,
 // kHeaderTooLarge, kInvalidHeaderLength, kInvalidUtf8, kInvalidJson,
 // kInvalidSchema, kDuplicateKey, kInvalidOffset, kValidationOverflow,
 // kMisalignedSlice, kTensorInvalidInfo, kMetadataIncompleteBuffer;
-// kInvalidArgument when `prefix` is shorter than 8 + N or longer than the
+// kBadArgument when `prefix` is shorter than 8 + N or longer than the
 // file.
 absl::StatusOr<Header> ParseHeader(absl::Span<const uint8_t> prefix,
                                    uint64_t file_size,

@@ -17,10 +17,15 @@
 namespace safetensors {
 namespace internal {
 
-void RawHeader::RecordDuplicate(uint64_t offset, std::string message) {
-  if (!first_duplicate.has_value() || offset < first_duplicate->offset) {
-    first_duplicate = DeferredError{offset, std::move(message)};
+void DuplicateKeys::Found(uint64_t offset, std::string message) {
+  if (!first_.has_value() || offset < first_->offset) {
+    first_ = Finding{offset, std::move(message)};
   }
+}
+
+absl::Status DuplicateKeys::Check() const {
+  if (ABSL_PREDICT_TRUE(!first_.has_value())) return absl::OkStatus();
+  return MakeError(ErrorCode::kDuplicateKey, first_->message);
 }
 
 namespace {
@@ -96,28 +101,6 @@ absl::string_view AsChars(absl::Span<const uint8_t> bytes) {
                            bytes.size());
 }
 
-// The value of a plain digit string, false if it exceeds 2^64-1.
-bool DigitsToU64(absl::string_view digits, uint64_t* value) {
-  uint64_t result = 0;
-  for (char c : digits) {
-    if (!CheckedMul(result, 10, &result) ||
-        !CheckedAdd(result, static_cast<uint64_t>(c - '0'), &result)) {
-      return false;
-    }
-  }
-  *value = result;
-  return true;
-}
-
-// A number whose JSON form is an integer in 0..2^64-1: the only numbers a
-// shape or data_offsets may hold.
-bool ToU64(const NumberToken& number, uint64_t* value) {
-  if (number.negative || number.has_fraction || number.has_exponent) {
-    return false;
-  }
-  return DigitsToU64(AsChars(number.text), value);
-}
-
 // serde_json reads numbers it keeps (as the reference keeps unknown fields)
 // as u64, i64 or f64, and rejects one that is infinite as an f64 ("number out
 // of range"); tiny numbers round to zero and pass.
@@ -180,12 +163,14 @@ void AppendUtf8(uint32_t code_point, std::string& out) {
 class Reader {
  public:
   Reader(absl::Span<const uint8_t> json, uint64_t file_offset,
-         StableArena<char>& names, StableArena<uint64_t>& dims, RawHeader& out)
+         StableArena<char>& names, StableArena<uint64_t>& dims, RawHeader& out,
+         DuplicateKeys& duplicates)
       : cursor_(json),
         file_offset_(file_offset),
         names_(names),
         dims_(dims),
-        out_(out) {}
+        out_(out),
+        duplicates_(duplicates) {}
 
   absl::Status ReadDocument();
 
@@ -225,6 +210,27 @@ class Reader {
   // If the next byte is `c`, consumes it.
   bool Consume(char c) { return cursor_.Peek() == c && cursor_.Advance(); }
 
+  // After a member or element of a container that `close` ends: true when a
+  // ',' says another follows, false when `close` ended the container.
+  // `where` completes "expected ',' or '}' ...".
+  absl::StatusOr<bool> ReadSeparator(char close, absl::string_view where) {
+    SkipWhitespace();
+    if (Consume(',')) return true;
+    if (ABSL_PREDICT_TRUE(Consume(close))) return false;
+    return SyntaxError(absl::StrCat("expected ',' or '", absl::string_view(&close, 1),
+                                    "' ", where));
+  }
+
+  // Records `key` (at file offset `offset`) as a key of the object whose keys
+  // `keys` holds; a repeat goes to duplicates_ as "<where>: duplicate <noun>
+  // "key" at byte N".
+  void NoteKey(absl::flat_hash_set<std::string>& keys, absl::string_view key,
+               uint64_t offset, absl::string_view where, absl::string_view noun) {
+    if (ABSL_PREDICT_TRUE(keys.emplace(key).second)) return;
+    duplicates_.Found(offset, absl::StrCat(where, ": duplicate ", noun, " ",
+                                           QuoteForMessage(key), " at byte ", offset));
+  }
+
   // Reads a string into *out: a view of the input when it has no escapes,
   // else of `scratch`, where it is decoded. Valid until the next read into
   // the same scratch.
@@ -237,6 +243,7 @@ class Reader {
                        uint64_t* key_offset);
   absl::Status ReadTensor(absl::string_view key, uint64_t key_offset);
   absl::Status ReadDtype(absl::string_view tensor, Dtype* dtype);
+  absl::Status ReadU64(absl::string_view tensor, absl::string_view field, uint64_t* value);
   absl::Status ReadU64Array(absl::string_view tensor, absl::string_view field,
                             std::vector<uint64_t>& values);
   absl::Status ReadMetadata(uint64_t key_offset);
@@ -247,6 +254,7 @@ class Reader {
   StableArena<char>& names_;
   StableArena<uint64_t>& dims_;
   RawHeader& out_;
+  DuplicateKeys& duplicates_;
   bool seen_metadata_ = false;
   // Scratch buffers for strings with escapes, and for numbers, reused across
   // entries to avoid allocating per tensor.
@@ -428,10 +436,9 @@ absl::Status Reader::ReadDocument() {
       } else {
         SAFETENSORS_RETURN_IF_ERROR(ReadTensor(key, key_offset));
       }
-      SkipWhitespace();
-      if (Consume(',')) continue;
-      if (Consume('}')) break;
-      return SyntaxError("expected ',' or '}' after a header entry");
+      SAFETENSORS_ASSIGN_OR_RETURN(const bool more,
+                                   ReadSeparator('}', "after a header entry"));
+      if (!more) break;
     }
   }
   SkipWhitespace();
@@ -506,21 +513,15 @@ absl::Status Reader::ReadTensor(absl::string_view key, uint64_t key_offset) {
         tensor.data_begin = numbers_[0];
         tensor.data_end = numbers_[1];
       } else {
-        if (!unknown_fields.emplace(field).second) {
-          out_.RecordDuplicate(
-              field_offset,
-              absl::StrCat("tensor ", QuoteForMessage(name), ": duplicate field ",
-                           QuoteForMessage(field), " at byte ", field_offset));
-        }
+        NoteKey(unknown_fields, field, field_offset,
+                absl::StrCat("tensor ", QuoteForMessage(name)), "field");
         out_.ignored_fields.emplace_back(name, field);
         // Depth 2: inside the header object and the tensor's object.
         SAFETENSORS_RETURN_IF_ERROR(SkipValue(2));
       }
       if (seen != nullptr) *seen = true;
-      SkipWhitespace();
-      if (Consume(',')) continue;
-      if (Consume('}')) break;
-      return SyntaxError("expected ',' or '}' in a tensor entry");
+      SAFETENSORS_ASSIGN_OR_RETURN(const bool more, ReadSeparator('}', "in a tensor entry"));
+      if (!more) break;
     }
   }
   for (auto [present, field] : {std::pair<bool, absl::string_view>{has_dtype, "dtype"},
@@ -555,6 +556,39 @@ absl::Status Reader::ReadDtype(absl::string_view tensor, Dtype* dtype) {
   return absl::OkStatus();
 }
 
+// The one lexer of the integers a shape or data_offsets may hold: 0|[1-9][0-9]*
+// up to 2^64-1. The loop takes every such number; anything else (sign,
+// fraction, exponent, leading zero, more than 2^64-1) goes to the full JSON
+// lexer, for a syntax error or, if it is a JSON number, a schema error.
+absl::Status Reader::ReadU64(absl::string_view tensor, absl::string_view field,
+                             uint64_t* value) {
+  const int c = cursor_.Peek();
+  if (c != '-' && !IsDigit(c)) {
+    return WrongType(absl::StrCat("tensor ", QuoteForMessage(tensor), ": ", field,
+                                  " must hold unsigned integers"));
+  }
+  const ByteCursor before = cursor_;
+  uint64_t result = 0;
+  bool plain = IsDigit(c) && (c != '0' || !IsDigit(cursor_.PeekAt(1)));
+  while (plain && IsDigit(cursor_.Peek())) {
+    plain = CheckedMul(result, 10, &result) &&
+            CheckedAdd(result, static_cast<uint64_t>(cursor_.Peek() - '0'), &result);
+    cursor_.Advance();
+    if (result == 0) break;  // a single leading '0'
+  }
+  const int next = cursor_.Peek();
+  if (ABSL_PREDICT_TRUE(plain && next != '.' && next != 'e' && next != 'E')) {
+    *value = result;
+    return absl::OkStatus();
+  }
+  cursor_ = before;
+  NumberToken number;
+  SAFETENSORS_RETURN_IF_ERROR(LexNumber(number));
+  return SchemaError(absl::StrCat("tensor ", QuoteForMessage(tensor), ": ", field,
+                                  " element ", QuoteForMessage(AsChars(number.text)),
+                                  " is not an integer in 0..18446744073709551615"));
+}
+
 absl::Status Reader::ReadU64Array(absl::string_view tensor,
                                   absl::string_view field,
                                   std::vector<uint64_t>& values) {
@@ -566,47 +600,14 @@ absl::Status Reader::ReadU64Array(absl::string_view tensor,
   cursor_.Advance();
   SkipWhitespace();
   if (Consume(']')) return absl::OkStatus();
+  const std::string where = absl::StrCat("in ", field);
   for (;;) {
     SkipWhitespace();
-    const int c = cursor_.Peek();
-    if (c != '-' && !IsDigit(c)) {
-      return WrongType(absl::StrCat("tensor ", QuoteForMessage(tensor), ": ",
-                                    field, " must hold unsigned integers"));
-    }
-    // Fast path for the only numbers valid here: digits ending the number.
-    // Anything else (sign, fraction, exponent, leading zero, more than 2^64-1)
-    // goes back to the full lexer for the precise error.
-    const ByteCursor before = cursor_;
-    uint64_t value = 0;
-    bool plain = IsDigit(c) && (c != '0' || !IsDigit(cursor_.PeekAt(1)));
-    while (plain && IsDigit(cursor_.Peek())) {
-      plain = CheckedMul(value, 10, &value) &&
-              CheckedAdd(value, static_cast<uint64_t>(cursor_.Peek() - '0'), &value);
-      cursor_.Advance();
-      if (value == 0) break;  // a single leading '0'
-    }
-    const int next = cursor_.Peek();
-    if (plain && next != '.' && next != 'e' && next != 'E') {
-      values.push_back(value);
-      SkipWhitespace();
-      if (Consume(',')) continue;
-      if (Consume(']')) return absl::OkStatus();
-      return SyntaxError(absl::StrCat("expected ',' or ']' in ", field));
-    }
-    cursor_ = before;
-    NumberToken number;
-    SAFETENSORS_RETURN_IF_ERROR(LexNumber(number));
-    if (!ToU64(number, &value)) {
-      return SchemaError(absl::StrCat(
-          "tensor ", QuoteForMessage(tensor), ": ", field, " element ",
-          QuoteForMessage(AsChars(number.text)),
-          " is not an integer in 0..18446744073709551615"));
-    }
+    uint64_t value;
+    SAFETENSORS_RETURN_IF_ERROR(ReadU64(tensor, field, &value));
     values.push_back(value);
-    SkipWhitespace();
-    if (Consume(',')) continue;
-    if (Consume(']')) return absl::OkStatus();
-    return SyntaxError(absl::StrCat("expected ',' or ']' in ", field));
+    SAFETENSORS_ASSIGN_OR_RETURN(const bool more, ReadSeparator(']', where));
+    if (!more) return absl::OkStatus();
   }
 }
 
@@ -639,17 +640,10 @@ absl::Status Reader::ReadMetadata(uint64_t key_offset) {
                                       QuoteForMessage(key), " must be a string"));
       }
       SAFETENSORS_RETURN_IF_ERROR(ReadString(value_scratch_, &value));
-      if (!keys.emplace(key).second) {
-        out_.RecordDuplicate(entry_offset,
-                             absl::StrCat("__metadata__: duplicate key ",
-                                          QuoteForMessage(key), " at byte ",
-                                          entry_offset));
-      }
+      NoteKey(keys, key, entry_offset, "__metadata__", "key");
       entries.emplace_back(key, value);
-      SkipWhitespace();
-      if (Consume(',')) continue;
-      if (Consume('}')) break;
-      return SyntaxError("expected ',' or '}' in __metadata__");
+      SAFETENSORS_ASSIGN_OR_RETURN(const bool more, ReadSeparator('}', "in __metadata__"));
+      if (!more) break;
     }
   }
   out_.metadata = std::move(entries);
@@ -669,12 +663,7 @@ absl::Status Reader::SkipValue(int parent_depth) {
     uint64_t key_offset;
     absl::string_view key;
     SAFETENSORS_RETURN_IF_ERROR(ReadKey(value_scratch_, &key, &key_offset));
-    if (!frame.keys.emplace(key).second) {
-      out_.RecordDuplicate(key_offset,
-                           absl::StrCat("duplicate key ", QuoteForMessage(key),
-                                        " at byte ", key_offset,
-                                        " inside an unknown field's value"));
-    }
+    NoteKey(frame.keys, key, key_offset, "inside an unknown field's value", "key");
     return absl::OkStatus();
   };
   for (;;) {
@@ -715,15 +704,13 @@ absl::Status Reader::SkipValue(int parent_depth) {
     // A value is complete: close containers until another value is due.
     for (;;) {
       if (stack.empty()) return absl::OkStatus();
-      SkipWhitespace();
       Frame& top = stack.back();
-      if (Consume(',')) {
+      SAFETENSORS_ASSIGN_OR_RETURN(
+          const bool more, top.is_object ? ReadSeparator('}', "in an object")
+                                         : ReadSeparator(']', "in an array"));
+      if (more) {
         if (top.is_object) SAFETENSORS_RETURN_IF_ERROR(read_member_key(top));
         break;
-      }
-      if (!Consume(top.is_object ? '}' : ']')) {
-        return SyntaxError(top.is_object ? "expected ',' or '}' in an object"
-                                         : "expected ',' or ']' in an array");
       }
       stack.pop_back();
     }
@@ -734,8 +721,9 @@ absl::Status Reader::SkipValue(int parent_depth) {
 
 absl::Status ReadHeaderJson(absl::Span<const uint8_t> json,
                             uint64_t file_offset, StableArena<char>& names,
-                            StableArena<uint64_t>& dims, RawHeader& out) {
-  return Reader(json, file_offset, names, dims, out).ReadDocument();
+                            StableArena<uint64_t>& dims, RawHeader& out,
+                            DuplicateKeys& duplicates) {
+  return Reader(json, file_offset, names, dims, out, duplicates).ReadDocument();
 }
 
 }  // namespace internal

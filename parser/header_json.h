@@ -13,8 +13,8 @@
 //
 // The reader checks syntax and schema only; layout rules (offsets, sizes) are
 // HeaderBuilder's. Duplicate keys that the reference tolerates are not errors
-// here: they are recorded in RawHeader::first_duplicate so that the caller can
-// reject them after the reference's own checks have run.
+// here: they go to the caller's DuplicateKeys, which rejects them after the
+// reference's own checks have run.
 #ifndef SAFETENSORS_PARSER_HEADER_JSON_H_
 #define SAFETENSORS_PARSER_HEADER_JSON_H_
 
@@ -26,7 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/types/span.h"
 #include "parser/dtype.h"
-#include "parser/header.h"
+#include "parser/tensor_info.h"
 #include "parser/stable_arena.h"
 
 namespace safetensors {
@@ -36,11 +36,24 @@ namespace internal {
 // being depth 1) is an error there, so it is here.
 inline constexpr int kMaxNestingDepth = 127;
 
-// A rule only we enforce, found while reading, reported after the
-// reference's checks.
-struct DeferredError {
-  uint64_t offset;  // file offset, so the earliest finding can be reported
-  std::string message;
+// Our duplicate-key rule (DESIGN.md: stricter than the reference, which keeps
+// the last of two equal keys): every repeated key anywhere in the header is
+// reported here, by the reader (fields, metadata keys, keys inside unknown
+// values) and by HeaderBuilder (tensor names); Check() decides, once the
+// reference's own checks have passed, and names the earliest.
+class DuplicateKeys {
+ public:
+  // A repeated key at file offset `offset`; `message` says which.
+  void Found(uint64_t offset, std::string message);
+  // OK, or kDuplicateKey for the duplicate at the lowest offset.
+  absl::Status Check() const;
+
+ private:
+  struct Finding {
+    uint64_t offset;
+    std::string message;
+  };
+  std::optional<Finding> first_;
 };
 
 struct RawHeader {
@@ -51,20 +64,18 @@ struct RawHeader {
   std::optional<MetadataEntries> metadata;
   // Unknown fields of tensor entries: {tensor, field}.
   std::vector<std::pair<std::string, std::string>> ignored_fields;
-  std::optional<DeferredError> first_duplicate;
-
-  // Keeps the earliest of the duplicates found.
-  void RecordDuplicate(uint64_t offset, std::string message);
 };
 
 // Reads `json` (the header bytes, which start at byte `file_offset` of the
 // file, for messages) into `out`, copying names and shapes into the arenas.
 // Errors: kInvalidJson (syntax), kInvalidSchema (shape of the data),
 // kDuplicateKey (a repeated dtype/shape/data_offsets field or __metadata__,
-// which the reference rejects too).
+// which the reference rejects too). Repeats the reference tolerates go to
+// `duplicates`.
 absl::Status ReadHeaderJson(absl::Span<const uint8_t> json,
                             uint64_t file_offset, StableArena<char>& names,
-                            StableArena<uint64_t>& dims, RawHeader& out);
+                            StableArena<uint64_t>& dims, RawHeader& out,
+                            DuplicateKeys& duplicates);
 
 }  // namespace internal
 }  // namespace safetensors

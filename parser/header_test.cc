@@ -132,9 +132,9 @@ TEST(HeaderTest, PrefixMustHoldTheHeader) {
   const absl::Span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(file.data()),
                                         file.size());
   EXPECT_THAT(ParseHeader(bytes.first(9), file.size()),
-              HasErrorCode(ErrorCode::kInvalidArgument));
+              HasErrorCode(ErrorCode::kBadArgument));
   EXPECT_THAT(ParseHeader(bytes, file.size() - 1),
-              HasErrorCode(ErrorCode::kInvalidArgument));
+              HasErrorCode(ErrorCode::kBadArgument));
   ASSERT_OK_AND_ASSIGN(uint64_t n, ReadHeaderSize(bytes.first(8), file.size(), {}));
   EXPECT_EQ(n, 2u);
 }

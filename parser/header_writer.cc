@@ -8,6 +8,8 @@
 #include "parser/checked_math.h"
 #include "parser/error.h"
 #include "parser/json_string.h"
+#include "parser/status_macros.h"
+#include "parser/tensor_info.h"
 #include "parser/utf8.h"
 
 namespace safetensors {
@@ -17,37 +19,11 @@ absl::Status CheckUtf8(absl::string_view text, absl::string_view what) {
   const absl::Span<const uint8_t> bytes(
       reinterpret_cast<const uint8_t*>(text.data()), text.size());
   if (std::optional<size_t> bad = FindInvalidUtf8(bytes)) {
-    return MakeError(ErrorCode::kInvalidArgument,
+    return MakeError(ErrorCode::kBadArgument,
                      absl::StrCat(what, " ", QuoteForMessage(text),
                                   " is not valid UTF-8 at byte ", *bad));
   }
   return absl::OkStatus();
-}
-
-// Bytes of `t`'s data, with the same rules a reader applies, so whatever we
-// write parses back.
-absl::StatusOr<uint64_t> ByteSize(const TensorDescription& t) {
-  uint64_t count = 1;
-  uint64_t nonzero_bits = DtypeBits(t.dtype);
-  bool overflow = false;
-  for (uint64_t dim : t.shape) {
-    overflow |= !CheckedMul(count, dim, &count);
-    if (dim != 0) overflow |= !CheckedMul(nonzero_bits, dim, &nonzero_bits);
-  }
-  uint64_t bits = 0;
-  overflow |= !CheckedMul(count, DtypeBits(t.dtype), &bits);
-  if (overflow) {
-    return MakeError(ErrorCode::kValidationOverflow,
-                     absl::StrCat("tensor ", QuoteForMessage(t.name),
-                                  ": its size in bits does not fit in 64 bits"));
-  }
-  if (bits % 8 != 0) {
-    return MakeError(ErrorCode::kMisalignedSlice,
-                     absl::StrCat("tensor ", QuoteForMessage(t.name), ": ", count, " ",
-                                  DtypeName(t.dtype), " elements are ", bits,
-                                  " bits, not a whole number of bytes"));
-  }
-  return bits / 8;
 }
 
 }  // namespace
@@ -68,8 +44,8 @@ absl::StatusOr<SerializedHeader> SerializeHeader(
                          absl::StrCat("metadata key ", QuoteForMessage(key),
                                       " given twice"));
       }
-      if (absl::Status s = CheckUtf8(key, "metadata key"); !s.ok()) return s;
-      if (absl::Status s = CheckUtf8(value, "metadata value"); !s.ok()) return s;
+      SAFETENSORS_RETURN_IF_ERROR(CheckUtf8(key, "metadata key"));
+      SAFETENSORS_RETURN_IF_ERROR(CheckUtf8(value, "metadata value"));
       if (keys.size() > 1) json.push_back(',');
       AppendJsonString(key, json);
       json.push_back(':');
@@ -90,22 +66,22 @@ absl::StatusOr<SerializedHeader> SerializeHeader(
   std::vector<size_t> order(tensors.size());
   std::iota(order.begin(), order.end(), size_t{0});
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    if (tensors[a].dtype != tensors[b].dtype) return tensors[a].dtype > tensors[b].dtype;
-    return tensors[a].name < tensors[b].name;
+    return CanonicalOrderLess(tensors[a].dtype, tensors[a].name, tensors[b].dtype,
+                              tensors[b].name);
   });
   result.layout.reserve(tensors.size());
   for (size_t i = 0; i < order.size(); ++i) {
     const TensorDescription& t = tensors[order[i]];
     if (t.name == "__metadata__") {
-      return MakeError(ErrorCode::kInvalidArgument,
+      return MakeError(ErrorCode::kBadArgument,
                        "a tensor cannot be named \"__metadata__\": readers take "
                        "that key for the metadata");
     }
-    if (absl::Status s = CheckUtf8(t.name, "tensor name"); !s.ok()) return s;
-    absl::StatusOr<uint64_t> size = ByteSize(t);
-    if (!size.ok()) return size.status();
+    SAFETENSORS_RETURN_IF_ERROR(CheckUtf8(t.name, "tensor name"));
+    // The reader's rules, so whatever we write parses back.
+    SAFETENSORS_ASSIGN_OR_RETURN(const uint64_t size, TensorByteSize(t.name, t.dtype, t.shape));
     const uint64_t begin = result.data_size;
-    if (!CheckedAdd(begin, *size, &result.data_size)) {
+    if (!CheckedAdd(begin, size, &result.data_size)) {
       return MakeError(ErrorCode::kValidationOverflow,
                        "the tensors' total size does not fit in 64 bits");
     }

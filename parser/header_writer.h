@@ -48,7 +48,7 @@ struct SerializedHeader {
   uint64_t data_size = 0;  // bytes of tensor data that must follow
 };
 
-// Errors: kInvalidArgument for a name or metadata string that is not UTF-8,
+// Errors: kBadArgument for a name or metadata string that is not UTF-8,
 // or a tensor named "__metadata__"; kDuplicateKey for a repeated tensor name
 // or metadata key; kValidationOverflow or kMisalignedSlice for a shape whose
 // size in bytes does not fit in u64 or is not whole (sub-byte dtypes).

@@ -102,11 +102,11 @@ TEST(HeaderWriterTest, RefusesWhatNoReaderWouldAccept) {
                               MetadataEntries{{"k", "1"}, {"k", "2"}}),
               HasErrorCode(ErrorCode::kDuplicateKey));
   EXPECT_THAT(SerializeHeader(std::vector<TensorDescription>{{"__metadata__", Dtype::kF32, {1}}}, std::nullopt),
-              HasErrorCode(ErrorCode::kInvalidArgument));
+              HasErrorCode(ErrorCode::kBadArgument));
   EXPECT_THAT(SerializeHeader(std::vector<TensorDescription>{{"\xFF", Dtype::kF32, {1}}}, std::nullopt),
-              HasErrorCode(ErrorCode::kInvalidArgument));
+              HasErrorCode(ErrorCode::kBadArgument));
   EXPECT_THAT(SerializeHeader({}, MetadataEntries{{"k", "\xC0\xAF"}}),
-              HasErrorCode(ErrorCode::kInvalidArgument));
+              HasErrorCode(ErrorCode::kBadArgument));
   EXPECT_THAT(SerializeHeader(std::vector<TensorDescription>{{"f4", Dtype::kF4, {3}}}, std::nullopt),
               HasErrorCode(ErrorCode::kMisalignedSlice));
   EXPECT_THAT(SerializeHeader(std::vector<TensorDescription>{{"o", Dtype::kU8, {0, 1ULL << 62, 8}}}, std::nullopt),

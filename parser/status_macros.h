@@ -1,6 +1,8 @@
 // Early-return helpers for absl::Status, which Debian's Abseil (20220623) does
-// not ship. Used by the layers above the parser; the parser itself rejects
-// with explicit `if (ABSL_PREDICT_FALSE(...)) return ...` at each rule.
+// not ship: the project's one idiom for passing an error up, in every layer.
+// (A rule that rejects input is written where it is checked, as
+// `if (ABSL_PREDICT_FALSE(broken)) return MakeError(...)`; these macros only
+// propagate a status some other call returned.)
 //
 //   SAFETENSORS_RETURN_IF_ERROR(WriteAll(fd, bytes));
 //   SAFETENSORS_ASSIGN_OR_RETURN(Header header, ParseHeader(prefix, size, {}));

@@ -49,6 +49,16 @@ MATCHER_P(HasErrorCode, error_code,
   return !status.ok() && actual.has_value() && *actual == error_code;
 }
 
+// An absl::StatusOr that is OK and holds a value equal to `expected`.
+MATCHER_P(IsOkAndHolds, expected, "is OK and holds " + ::testing::PrintToString(expected)) {
+  if (!arg.ok()) {
+    *result_listener << "status is " << arg.status();
+    return false;
+  }
+  *result_listener << "holds " << ::testing::PrintToString(*arg);
+  return *arg == expected;
+}
+
 }  // namespace testing
 }  // namespace safetensors
 

@@ -10,7 +10,7 @@ namespace safetensors {
 namespace {
 
 absl::Status Unavailable(const c10::Device& device, absl::string_view why) {
-  return MakeError(ErrorCode::kInvalidArgument,
+  return MakeError(ErrorCode::kBadArgument,
                    absl::StrCat("device \"", device.str(), "\" is not available: ", why));
 }
 
@@ -20,7 +20,7 @@ absl::StatusOr<c10::Device> DeviceSpec::Resolve() const {
   c10::Device device(c10::kCPU);
   if (const int* index = std::get_if<int>(&spec_)) {
     if (*index < 0) {
-      return MakeError(ErrorCode::kInvalidArgument,
+      return MakeError(ErrorCode::kBadArgument,
                        absl::StrCat("device index ", *index, " is negative"));
     }
     device = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(*index));
@@ -28,7 +28,7 @@ absl::StatusOr<c10::Device> DeviceSpec::Resolve() const {
     try {
       device = c10::Device(*text);
     } catch (const c10::Error&) {
-      return MakeError(ErrorCode::kInvalidArgument,
+      return MakeError(ErrorCode::kBadArgument,
                        absl::StrCat("cannot parse device ", QuoteForMessage(*text),
                                     " (expected e.g. \"cpu\", \"cuda\", \"cuda:1\")"));
     }

@@ -21,7 +21,7 @@ class DeviceSpec {
   DeviceSpec(c10::Device device) : spec_(device) {}               // NOLINT
 
   // The device, if this LibTorch on this machine can put tensors there.
-  // Errors: kInvalidArgument for an unparsable string, a negative index, or a
+  // Errors: kBadArgument for an unparsable string, a negative index, or a
   // device type or index that is not available (say, CUDA on a CPU build).
   absl::StatusOr<c10::Device> Resolve() const;
 

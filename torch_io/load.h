@@ -30,7 +30,7 @@ absl::StatusOr<TensorDict> load_file(const std::string& path,
 // memory (the bytes may be freed afterwards). options.backend and threads do
 // not apply.
 // Errors: every parser error (header.h); kUnsupportedDtype; kInvalidTensor;
-// kInvalidArgument for a bad filter pattern.
+// kBadArgument for a bad filter pattern.
 absl::StatusOr<TensorDict> load(absl::string_view bytes, const LoadOptions& options = {});
 
 }  // namespace safetensors

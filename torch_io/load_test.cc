@@ -149,8 +149,8 @@ TEST(LoadTest, FilterSelectsTensorsByRe2Pattern) {
   ASSERT_OK_AND_ASSIGN(TensorDict from_bytes, load(ReadTestFile(path), options));
   EXPECT_THAT(from_bytes.keys(), ElementsAre("d_f32", "b_u8"));
   options.tensor_filter = "(unclosed";
-  EXPECT_THAT(load_file(path, "cpu", options), HasErrorCode(ErrorCode::kInvalidArgument));
-  EXPECT_THAT(load(ReadTestFile(path), options), HasErrorCode(ErrorCode::kInvalidArgument));
+  EXPECT_THAT(load_file(path, "cpu", options), HasErrorCode(ErrorCode::kBadArgument));
+  EXPECT_THAT(load(ReadTestFile(path), options), HasErrorCode(ErrorCode::kBadArgument));
 }
 
 TEST(LoadTest, DevicesThisBuildCannotUseAreClearErrors) {
@@ -162,9 +162,9 @@ TEST(LoadTest, DevicesThisBuildCannotUseAreClearErrors) {
                          DeviceSpec("mps")}) {
     absl::StatusOr<TensorDict> result = load_file(path, bad);
     if (bad.Resolve().ok()) continue;  // a machine with that device
-    EXPECT_THAT(result, HasErrorCode(ErrorCode::kInvalidArgument));
+    EXPECT_THAT(result, HasErrorCode(ErrorCode::kBadArgument));
   }
-  EXPECT_THAT(load_file(path, "cuda:0"), HasErrorCode(ErrorCode::kInvalidArgument));
+  EXPECT_THAT(load_file(path, "cuda:0"), HasErrorCode(ErrorCode::kBadArgument));
 }
 
 TEST(LoadTest, MissingFilesAndTensorsAreNamed) {

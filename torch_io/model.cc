@@ -131,7 +131,7 @@ absl::StatusOr<LoadModelResult> load_model(torch::nn::Module& model, const std::
       continue;
     }
     if (source->sizes() != item.value().sizes()) {
-      return MakeError(ErrorCode::kInvalidArgument,
+      return MakeError(ErrorCode::kBadArgument,
                        absl::StrCat("Error(s) in loading state_dict for ", model.name(),
                                     ":\n\tsize mismatch for ", item.key(),
                                     ": copying a param with shape [",
@@ -171,7 +171,7 @@ absl::StatusOr<LoadModelResult> load_model(torch::nn::Module& model, const std::
       absl::StrAppend(&error, "\n    Unexpected key(s) in state_dict: ",
                       quoted(result.unexpected));
     }
-    return MakeError(ErrorCode::kInvalidArgument, error);
+    return MakeError(ErrorCode::kBadArgument, error);
   }
   return result;
 }

@@ -47,7 +47,7 @@ absl::Status save_model(const torch::nn::Module& model, const std::string& path,
 // Copies the file's tensors into `model`'s parameters and buffers (converting
 // dtype as Tensor::copy_ does) and reports names missing or unexpected,
 // counting a shared tensor's dropped names as present.
-// Errors: kInvalidArgument when strict and any name is missing or unexpected
+// Errors: kBadArgument when strict and any name is missing or unexpected
 // (the reference's message), or when a shape differs; load_file's errors.
 absl::StatusOr<LoadModelResult> load_model(torch::nn::Module& model, const std::string& path,
                                            bool strict = true, const DeviceSpec& device = "cpu",

@@ -113,7 +113,7 @@ TEST(ModelTest, StrictReportsMissingAndUnexpectedAsTheReference) {
   };
   Bigger bigger;
   absl::StatusOr<LoadModelResult> strict = load_model(bigger, kReferenceModel);
-  EXPECT_THAT(strict, HasErrorCode(ErrorCode::kInvalidArgument));
+  EXPECT_THAT(strict, HasErrorCode(ErrorCode::kBadArgument));
   EXPECT_THAT(strict.status().message(),
               HasSubstr(":\n    Missing key(s) in state_dict: \"extra.w\""));
   ASSERT_OK_AND_ASSIGN(LoadModelResult lenient,
@@ -140,7 +140,7 @@ TEST(ModelTest, ShapeMismatchIsAnError) {
     at::Tensor w;
   } four;
   absl::StatusOr<LoadModelResult> r = load_model(four, path);
-  EXPECT_THAT(r, HasErrorCode(ErrorCode::kInvalidArgument));
+  EXPECT_THAT(r, HasErrorCode(ErrorCode::kBadArgument));
   EXPECT_THAT(r.status().message(), HasSubstr("size mismatch for w: copying a param with "
                                               "shape [3] from checkpoint, the shape in "
                                               "current model is [4]."));

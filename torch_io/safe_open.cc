@@ -259,7 +259,7 @@ absl::StatusOr<DimSelection> Normalize(const SliceIndex& index, uint64_t size,
     int64_t i = *index.start();
     if (i < 0) i += n;
     if (i < 0 || i >= n) {
-      return MakeError(ErrorCode::kInvalidArgument,
+      return MakeError(ErrorCode::kBadArgument,
                        absl::StrCat("index ", *index.start(), " is out of range for dimension ",
                                     dim, " of size ", size));
     }
@@ -269,7 +269,7 @@ absl::StatusOr<DimSelection> Normalize(const SliceIndex& index, uint64_t size,
     return out;
   }
   if (index.step() <= 0) {
-    return MakeError(ErrorCode::kInvalidArgument,
+    return MakeError(ErrorCode::kBadArgument,
                      absl::StrCat("slice step ", index.step(), " for dimension ", dim,
                                   ": step must be greater than zero"));
   }
@@ -301,10 +301,10 @@ absl::StatusOr<at::Tensor> TensorSlice::get(absl::Span<const SliceIndex> indices
       indices.begin(), indices.end(),
       [](const SliceIndex& s) { return s.kind() == SliceIndex::Kind::kEllipsis; }));
   if (ellipses > 1) {
-    return MakeError(ErrorCode::kInvalidArgument, "a slice can have only one ellipsis");
+    return MakeError(ErrorCode::kBadArgument, "a slice can have only one ellipsis");
   }
   if (indices.size() - ellipses > rank) {
-    return MakeError(ErrorCode::kInvalidArgument,
+    return MakeError(ErrorCode::kBadArgument,
                      absl::StrCat("tensor ", QuoteForMessage(t.name), " has ", rank,
                                   " dimensions; ", indices.size() - ellipses,
                                   " indices given"));
@@ -329,7 +329,7 @@ absl::StatusOr<at::Tensor> TensorSlice::get(absl::Span<const SliceIndex> indices
   if (t.dtype == Dtype::kF4) {
     DimSelection& last = sel.back();  // rank >= 1: ToTorchLayout checked it
     if (last.step != 1 || last.start % 2 != 0 || last.count % 2 != 0 || !last.keep_dim) {
-      return MakeError(ErrorCode::kInvalidArgument,
+      return MakeError(ErrorCode::kBadArgument,
                        absl::StrCat("tensor ", QuoteForMessage(t.name),
                                     ": an F4 slice must select whole bytes of its last "
                                     "dimension (even start and length, step 1)"));

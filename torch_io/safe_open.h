@@ -102,7 +102,7 @@ class TensorSlice {
   // The selected part, reading only the bytes it needs. Fewer indices than
   // dimensions select the rest whole. For F4, the last dimension must be
   // sliced in whole bytes (even start and stop, step 1).
-  // Errors: kInvalidArgument (too many indices, step <= 0, index out of
+  // Errors: kBadArgument (too many indices, step <= 0, index out of
   // range, two ellipses, F4 half bytes), kUnsupportedDtype, kIoError.
   absl::StatusOr<at::Tensor> get(absl::Span<const SliceIndex> indices) const;
 
@@ -117,7 +117,7 @@ class TensorSlice {
 class SafeOpen {
  public:
   // Opens and validates `path`. Errors: kIoError; every parser error
-  // (header.h); kInvalidArgument for a bad device or filter pattern.
+  // (header.h); kBadArgument for a bad device or filter pattern.
   static absl::StatusOr<SafeOpen> Open(const std::string& path,
                                        const DeviceSpec& device = "cpu",
                                        const LoadOptions& options = {});

@@ -27,7 +27,7 @@ namespace safetensors {
 // at a time.
 // Errors: kInvalidTensor (undefined, sparse, non-contiguous, shared storage,
 // a dimension or dtype the format cannot hold) and the header writer's errors
-// (kDuplicateKey for metadata keys, kInvalidArgument for non-UTF-8 names...).
+// (kDuplicateKey for metadata keys, kBadArgument for non-UTF-8 names...).
 absl::StatusOr<std::string> save(const TensorDict& tensors,
                                  const std::optional<MetadataEntries>& metadata = std::nullopt);
 

@@ -106,7 +106,7 @@ TEST(SaveTest, RefusesWhatTheReferenceRefusesWithItsAdvice) {
               HasErrorCode(ErrorCode::kDuplicateKey));
   TensorDict reserved;
   reserved.insert("__metadata__", base);
-  EXPECT_THAT(save(reserved), HasErrorCode(ErrorCode::kInvalidArgument));
+  EXPECT_THAT(save(reserved), HasErrorCode(ErrorCode::kBadArgument));
 }
 
 TEST(SaveTest, FailedSaveLeavesTheTargetUntouchedAndNoTemporaryFile) {
@@ -123,7 +123,7 @@ TEST(SaveTest, FailedSaveLeavesTheTargetUntouchedAndNoTemporaryFile) {
   bad.insert("w", at::arange(6, at::TensorOptions().dtype(at::kFloat)).reshape({2, 3}).t());
   EXPECT_THAT(save_file(bad, path), HasErrorCode(ErrorCode::kInvalidTensor));
   EXPECT_THAT(save_file(good, path, MetadataEntries{{"bad", "\xFF"}}),
-              HasErrorCode(ErrorCode::kInvalidArgument));
+              HasErrorCode(ErrorCode::kBadArgument));
   EXPECT_EQ(ReadTestFile(path), before);
   EXPECT_EQ(FilesIn(dir), files);
 

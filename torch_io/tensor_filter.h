@@ -16,7 +16,7 @@ namespace internal {
 
 class TensorFilter {
  public:
-  // An empty pattern selects every tensor. Errors: kInvalidArgument for a
+  // An empty pattern selects every tensor. Errors: kBadArgument for a
   // pattern RE2 cannot compile.
   static absl::StatusOr<TensorFilter> Compile(const std::string& pattern) {
     if (pattern.empty()) return TensorFilter(nullptr);
@@ -25,7 +25,7 @@ class TensorFilter {
     auto re = std::make_shared<RE2>(re2::StringPiece(pattern.data(), pattern.size()),
                                     options);
     if (!re->ok()) {
-      return MakeError(ErrorCode::kInvalidArgument,
+      return MakeError(ErrorCode::kBadArgument,
                        absl::StrCat("invalid tensor filter ", QuoteForMessage(pattern),
                                     ": ", re->error()));
     }

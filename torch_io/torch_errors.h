@@ -25,7 +25,7 @@ inline absl::Status StatusFromCurrentException(absl::string_view what) {
   try {
     throw;
   } catch (const c10::Error& e) {
-    return MakeError(ErrorCode::kInvalidArgument,
+    return MakeError(ErrorCode::kBadArgument,
                      absl::StrCat("LibTorch failed ", what, ": ", e.what_without_backtrace()));
   } catch (const std::bad_alloc&) {
     return absl::ResourceExhaustedError(absl::StrCat("out of memory ", what));
