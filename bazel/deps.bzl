@@ -9,23 +9,16 @@ load("//bazel:libtorch.bzl", "libtorch_repository")
 load("//bazel:python.bzl", "local_python")
 load("//bazel:system_libs.bzl", "system_library_repository")
 
+# The Abseil targets this project uses, and the pkg-config module of each.
 ABSL_LIBRARIES = {
     "absl/base:core_headers": "absl_core_headers",
-    "absl/cleanup:cleanup": "absl_cleanup",
-    "absl/container:flat_hash_map": "absl_flat_hash_map",
     "absl/container:flat_hash_set": "absl_flat_hash_set",
-    "absl/flags:flag": "absl_flags",
     "absl/hash:hash": "absl_hash",
-    "absl/flags:parse": "absl_flags_parse",
-    "absl/flags:usage": "absl_flags_usage",
     "absl/status:status": "absl_status",
     "absl/status:statusor": "absl_statusor",
     "absl/strings:cord": "absl_cord",
     "absl/strings:str_format": "absl_str_format",
     "absl/strings:strings": "absl_strings",
-    "absl/synchronization:synchronization": "absl_synchronization",
-    "absl/time:time": "absl_time",
-    "absl/types:optional": "absl_optional",
     "absl/types:span": "absl_span",
 }
 
@@ -37,7 +30,7 @@ def _repo_visibility(package):
 
 # Only these packages may depend on LibTorch; parser/ never does, and the
 # build refuses it at analysis time.
-LIBTORCH_CONSUMERS = ["torch_io", "fuzz", "tools", "tools/bench"]
+LIBTORCH_CONSUMERS = ["torch_io", "torch_io/testing", "fuzz", "tools", "tools/bench"]
 
 def safetensors_cpp_dependencies():
     existing = native.existing_rules()

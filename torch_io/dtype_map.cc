@@ -3,20 +3,8 @@
 #include <limits>
 #include <string>
 
-#include <torch/version.h>
-
 #include "absl/strings/str_cat.h"
 #include "parser/error.h"
-
-// LibTorch versions that added each dtype.
-#define SAFETENSORS_TORCH_AT_LEAST(major, minor) \
-  (TORCH_VERSION_MAJOR > (major) ||              \
-   (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
-#define SAFETENSORS_HAS_FLOAT8 SAFETENSORS_TORCH_AT_LEAST(2, 1)
-#define SAFETENSORS_HAS_FLOAT8_FNUZ SAFETENSORS_TORCH_AT_LEAST(2, 2)
-#define SAFETENSORS_HAS_UNSIGNED SAFETENSORS_TORCH_AT_LEAST(2, 3)
-#define SAFETENSORS_HAS_FLOAT8_E8M0 SAFETENSORS_TORCH_AT_LEAST(2, 7)
-#define SAFETENSORS_HAS_FLOAT4 SAFETENSORS_TORCH_AT_LEAST(2, 8)
 
 namespace safetensors {
 namespace {
@@ -80,6 +68,8 @@ absl::StatusOr<Dtype> FromScalarType(c10::ScalarType type, absl::string_view ten
                                 c10::toString(type), " has no safetensors equivalent"));
 }
 
+uint64_t FileElementsPerTorchElement(Dtype dtype) { return dtype == Dtype::kF4 ? 2 : 1; }
+
 absl::StatusOr<std::vector<int64_t>> ToTorchSizes(Dtype dtype,
                                                   absl::Span<const uint64_t> shape,
                                                   absl::string_view tensor) {
@@ -93,15 +83,16 @@ absl::StatusOr<std::vector<int64_t>> ToTorchSizes(Dtype dtype,
     }
     sizes.push_back(static_cast<int64_t>(dim));
   }
-  if (dtype == Dtype::kF4) {
-    if (sizes.empty() || sizes.back() % 2 != 0) {
+  const int64_t packed = static_cast<int64_t>(FileElementsPerTorchElement(dtype));
+  if (packed > 1) {
+    if (sizes.empty() || sizes.back() % packed != 0) {
       return MakeError(
           ErrorCode::kInvalidTensor,
           absl::StrCat("tensor ", QuoteForMessage(tensor),
                        ": an F4 tensor needs an even last dimension to be a "
                        "float4_e2m1fn_x2 tensor (two values per byte)"));
     }
-    sizes.back() /= 2;
+    sizes.back() /= packed;
   }
   return sizes;
 }
@@ -118,7 +109,8 @@ absl::StatusOr<TorchLayout> ToTorchLayout(const TensorInfo& tensor) {
 absl::StatusOr<std::vector<uint64_t>> ToFileShape(Dtype dtype, c10::IntArrayRef sizes,
                                                   absl::string_view tensor) {
   std::vector<uint64_t> shape(sizes.begin(), sizes.end());
-  if (dtype == Dtype::kF4) {
+  const uint64_t packed = FileElementsPerTorchElement(dtype);
+  if (packed > 1) {
     if (shape.empty()) {
       return MakeError(ErrorCode::kInvalidTensor,
                        absl::StrCat("tensor ", QuoteForMessage(tensor),
@@ -126,7 +118,7 @@ absl::StatusOr<std::vector<uint64_t>> ToFileShape(Dtype dtype, c10::IntArrayRef 
                                     "stores its two values per byte along the last "
                                     "dimension); reshape it to [1]"));
     }
-    shape.back() *= 2;
+    shape.back() *= packed;
   }
   return shape;
 }

@@ -13,11 +13,23 @@
 
 #include <c10/core/ScalarType.h>
 #include <c10/util/ArrayRef.h>
+#include <torch/version.h>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "parser/dtype.h"
 #include "parser/header.h"
+
+// The LibTorch versions that added each dtype; code that names a newer dtype
+// (the map, tests) is compiled only where it exists.
+#define SAFETENSORS_TORCH_AT_LEAST(major, minor) \
+  (TORCH_VERSION_MAJOR > (major) ||              \
+   (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
+#define SAFETENSORS_HAS_FLOAT8 SAFETENSORS_TORCH_AT_LEAST(2, 1)
+#define SAFETENSORS_HAS_FLOAT8_FNUZ SAFETENSORS_TORCH_AT_LEAST(2, 2)
+#define SAFETENSORS_HAS_UNSIGNED SAFETENSORS_TORCH_AT_LEAST(2, 3)
+#define SAFETENSORS_HAS_FLOAT8_E8M0 SAFETENSORS_TORCH_AT_LEAST(2, 7)
+#define SAFETENSORS_HAS_FLOAT4 SAFETENSORS_TORCH_AT_LEAST(2, 8)
 
 namespace safetensors {
 
@@ -35,6 +47,11 @@ absl::StatusOr<Dtype> FromScalarType(c10::ScalarType type, absl::string_view ten
 absl::StatusOr<std::vector<int64_t>> ToTorchSizes(Dtype dtype,
                                                   absl::Span<const uint64_t> shape,
                                                   absl::string_view tensor);
+
+// The F4 packing rule, in one place: how many of the file's elements one
+// LibTorch element holds along the last dimension (2 for F4, whose LibTorch
+// element float4_e2m1fn_x2 is one byte of two 4-bit values; 1 otherwise).
+uint64_t FileElementsPerTorchElement(Dtype dtype);
 
 // How LibTorch holds a tensor the header describes.
 struct TorchLayout {

@@ -14,7 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "torch_io/device.h"
-#include "torch_io/safe_open.h"
+#include "torch_io/types.h"
 
 namespace safetensors {
 

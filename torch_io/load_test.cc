@@ -19,7 +19,7 @@
 #include "testdata/test_files.h"
 #include "torch_io/safe_open.h"
 #include "torch_io/save.h"
-#include "torch_io/test_util.h"
+#include "torch_io/testing/test_util.h"
 
 namespace safetensors {
 namespace {

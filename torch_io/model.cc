@@ -4,13 +4,13 @@
 
 #include <torch/csrc/autograd/grad_mode.h>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "parser/error.h"
 #include "parser/status_macros.h"
 #include "torch_io/load.h"
 #include "torch_io/save.h"
+#include "torch_io/shared_tensors.h"
 #include "torch_io/torch_errors.h"
 
 namespace safetensors {
@@ -99,7 +99,9 @@ absl::Status save_model(const torch::nn::Module& model, const std::string& path,
     kept.insert(item.key(), std::move(packed));
   }
   absl::Status status = save_file(kept, path, metadata);
-  if (!status.ok() && absl::StartsWith(status.message(), "You are trying to save a")) {
+  // As the reference's save_model, which adds this advice to every ValueError
+  // of save_file: ours are the kInvalidTensor refusals (sparse, non-contiguous).
+  if (GetErrorCode(status) == ErrorCode::kInvalidTensor) {
     return MakeError(ErrorCode::kInvalidTensor,
                      absl::StrCat(status.message(),
                                   " Or use save_model(..., force_contiguous=True), read the "

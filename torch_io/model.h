@@ -26,7 +26,7 @@
 #include "absl/status/statusor.h"
 #include "parser/header.h"
 #include "torch_io/device.h"
-#include "torch_io/safe_open.h"
+#include "torch_io/types.h"
 
 namespace safetensors {
 

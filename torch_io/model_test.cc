@@ -13,8 +13,9 @@
 #include "parser/status_matchers.h"
 #include "testdata/golden_manifest.h"
 #include "torch_io/load.h"
-#include "torch_io/test_util.h"
-#include "torch_io/tiny_lm.h"
+#include "torch_io/safe_open.h"
+#include "torch_io/testing/test_util.h"
+#include "torch_io/testing/tiny_lm.h"
 
 namespace safetensors {
 namespace {

@@ -17,7 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "parser/header.h"
-#include "torch_io/safe_open.h"
+#include "torch_io/types.h"
 
 namespace safetensors {
 
@@ -31,27 +31,17 @@ namespace safetensors {
 absl::StatusOr<std::string> save(const TensorDict& tensors,
                                  const std::optional<MetadataEntries>& metadata = std::nullopt);
 
-// Writes the same bytes to `path` atomically: into a new file in the same
-// directory, straight from each tensor's memory (no staging buffer), fsync,
-// then rename over `path`. On any failure `path` is untouched and the
-// temporary file removed. Replacing a file that load_file has mapped is safe:
-// the mapping keeps the old file's contents.
+// Writes the same bytes to `path` atomically (io/atomic_file.h): into a new
+// file in the same directory, straight from each tensor's memory (no staging
+// buffer), fsync, then rename over `path`. On any failure `path` is untouched
+// and the temporary file removed; a killed process can leave only a
+// "<name>.tmp-<pid>-<hex>" file beside it. Replacing keeps `path`'s
+// permissions. Replacing a file that load_file has mapped is safe: the
+// mapping keeps the old file's contents.
 // Errors: as save, and kIoError.
 absl::Status save_file(const TensorDict& tensors, const std::string& path,
                        const std::optional<MetadataEntries>& metadata = std::nullopt);
 
-namespace internal {
-
-// The names in each group of tensors whose memory overlaps, by the
-// reference's _find_shared_tensors: same device and storage, then
-// overlapping byte ranges. Groups of one are included; groups are sorted by
-// their first name, names within a group sorted.
-std::vector<std::vector<std::string>> FindSharedTensors(const TensorDict& tensors);
-
-// Whether `tensor` covers its whole storage (the reference's _is_complete).
-bool CoversWholeStorage(const at::Tensor& tensor);
-
-}  // namespace internal
 }  // namespace safetensors
 
 #endif  // SAFETENSORS_TORCH_IO_SAVE_H_

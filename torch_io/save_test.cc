@@ -17,6 +17,7 @@
 #include "testdata/golden_manifest.h"
 #include "testdata/test_files.h"
 #include "torch_io/load.h"
+#include "torch_io/safe_open.h"
 
 namespace safetensors {
 namespace {

@@ -19,8 +19,9 @@ namespace safetensors {
 namespace internal {
 
 // The status for an exception thrown while `what` (e.g. "allocating a
-// tensor"): kInvalidArgument for LibTorch's own errors, kResourceExhausted for
-// out-of-memory.
+// tensor"): kBadArgument for LibTorch's own errors (it throws c10::Error for
+// what it was asked to do, such as an unknown device), kOutOfMemory for a
+// failed allocation, kInternal for anything else (not expected from LibTorch).
 inline absl::Status StatusFromCurrentException(absl::string_view what) {
   try {
     throw;
@@ -28,9 +29,13 @@ inline absl::Status StatusFromCurrentException(absl::string_view what) {
     return MakeError(ErrorCode::kBadArgument,
                      absl::StrCat("LibTorch failed ", what, ": ", e.what_without_backtrace()));
   } catch (const std::bad_alloc&) {
-    return absl::ResourceExhaustedError(absl::StrCat("out of memory ", what));
+    return MakeError(ErrorCode::kOutOfMemory, absl::StrCat("out of memory ", what));
   } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat("unexpected exception ", what, ": ", e.what()));
+    return MakeError(ErrorCode::kInternal,
+                     absl::StrCat("unexpected exception ", what, ": ", e.what()));
+  } catch (...) {
+    return MakeError(ErrorCode::kInternal,
+                     absl::StrCat("unexpected non-standard exception ", what));
   }
 }
 

@@ -1,5 +1,5 @@
 // Writes files with our writer for tools that check them with the reference
-// (torch_io/reference_interop_test.sh):
+// (torch_io/testing/reference_interop_test.sh):
 //   OUT_DIR/<golden name>   every golden file, loaded and saved again by us
 //   OUT_DIR/tiny_lm.safetensors   save_model of the C++ TinyLM whose weights
 //                                 are set by a formula the checker knows
@@ -15,7 +15,7 @@
 #include "torch_io/model.h"
 #include "torch_io/safe_open.h"
 #include "torch_io/save.h"
-#include "torch_io/tiny_lm.h"
+#include "torch_io/testing/tiny_lm.h"
 
 namespace {
 

@@ -1,7 +1,7 @@
 // The C++ twin of tools/gen_golden.py's TinyLM (tests only): the same
 // modules in the same order, with the output head tied to the embedding.
-#ifndef SAFETENSORS_TORCH_IO_TINY_LM_H_
-#define SAFETENSORS_TORCH_IO_TINY_LM_H_
+#ifndef SAFETENSORS_TORCH_IO_TESTING_TINY_LM_H_
+#define SAFETENSORS_TORCH_IO_TESTING_TINY_LM_H_
 
 #include <memory>
 
@@ -36,4 +36,4 @@ struct TinyLM : torch::nn::Module {
 }  // namespace testing
 }  // namespace safetensors
 
-#endif  // SAFETENSORS_TORCH_IO_TINY_LM_H_
+#endif  // SAFETENSORS_TORCH_IO_TESTING_TINY_LM_H_

@@ -1,8 +1,12 @@
 // Reading files: an open descriptor with positioned reads, and a private
 // (copy-on-write) mapping of a whole file. Both are held by shared_ptr so that
-// tensors can keep them alive.
-#ifndef SAFETENSORS_TORCH_IO_FILE_H_
-#define SAFETENSORS_TORCH_IO_FILE_H_
+// tensors can keep them alive. POSIX only; no LibTorch.
+//
+//   absl::StatusOr<std::shared_ptr<File>> file = File::Open("model.safetensors");
+//   uint8_t first[8];
+//   absl::Status s = (*file)->ReadAt(0, absl::MakeSpan(first));
+#ifndef SAFETENSORS_IO_FILE_H_
+#define SAFETENSORS_IO_FILE_H_
 
 #include <cstdint>
 #include <memory>
@@ -13,11 +17,11 @@
 #include "absl/types/span.h"
 
 namespace safetensors {
-namespace internal {
 
 class File {
  public:
-  // Opens `path` for reading. Errors: kIoError (from errno).
+  // Opens `path` (symlinks followed) for reading; it must be a regular file.
+  // Errors: kIoError (from errno).
   static absl::StatusOr<std::shared_ptr<File>> Open(const std::string& path);
   ~File();
   File(const File&) = delete;
@@ -56,7 +60,6 @@ class Mapping {
   absl::Span<uint8_t> bytes_;
 };
 
-}  // namespace internal
 }  // namespace safetensors
 
-#endif  // SAFETENSORS_TORCH_IO_FILE_H_
+#endif  // SAFETENSORS_IO_FILE_H_

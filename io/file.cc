@@ -1,4 +1,4 @@
-#include "torch_io/file.h"
+#include "io/file.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -11,7 +11,6 @@
 #include "parser/error.h"
 
 namespace safetensors {
-namespace internal {
 
 absl::StatusOr<std::shared_ptr<File>> File::Open(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -65,5 +64,4 @@ Mapping::~Mapping() {
   if (!bytes_.empty()) ::munmap(bytes_.data(), bytes_.size());
 }
 
-}  // namespace internal
 }  // namespace safetensors

@@ -1,0 +1,143 @@
+#include "io/atomic_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <random>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "parser/error.h"
+
+namespace safetensors {
+namespace {
+
+// Linux's NAME_MAX on every common file system; a longer last component is
+// ENAMETOOLONG.
+constexpr size_t kMaxNameBytes = 255;
+
+std::string DirectoryOf(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+}  // namespace
+
+std::string TemporaryNameFor(const std::string& path, absl::string_view unique) {
+  const size_t slash = path.rfind('/');
+  const size_t name_start = slash == std::string::npos ? 0 : slash + 1;
+  absl::string_view name = absl::string_view(path).substr(name_start);
+  const std::string suffix = absl::StrCat(".tmp-", unique);
+  const size_t room = kMaxNameBytes > suffix.size() ? kMaxNameBytes - suffix.size() : 0;
+  if (name.size() > room) {
+    size_t keep = room;
+    // Back up to a UTF-8 lead byte so the cut never splits a character.
+    while (keep > 0 && (static_cast<unsigned char>(name[keep]) & 0xC0) == 0x80) --keep;
+    name = name.substr(0, keep);
+  }
+  return absl::StrCat(absl::string_view(path).substr(0, name_start), name, suffix);
+}
+
+absl::StatusOr<AtomicFileWriter> AtomicFileWriter::Create(const std::string& path) {
+  // A target that exists keeps its permission bits (and, where allowed, its
+  // owner): re-saving a private checkpoint must not publish it.
+  struct stat target;
+  const bool replacing = ::stat(path.c_str(), &target) == 0 && S_ISREG(target.st_mode);
+  std::random_device entropy;
+  std::string temp;
+  int fd = -1;
+  for (int attempt = 0; fd < 0; ++attempt) {
+    const uint64_t random = (uint64_t{entropy()} << 32) | entropy();
+    temp = TemporaryNameFor(path, absl::StrCat(::getpid(), "-",
+                                               absl::Hex(random, absl::kZeroPad16)));
+    // O_EXCL with mode 0666: a new file's permissions are the umask's call.
+    fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0 && (errno != EEXIST || attempt == 16)) {
+      return MakeIoError(errno, absl::StrCat("cannot create a temporary file beside ",
+                                             QuoteForMessage(path)));
+    }
+  }
+  AtomicFileWriter writer(path, std::move(temp), fd);
+  if (replacing) {
+    if (::geteuid() == 0) {
+      // Only a privileged process may give a file away; others keep theirs.
+      (void)::fchown(fd, target.st_uid, target.st_gid);
+    }
+    if (::fchmod(fd, target.st_mode & 07777) != 0) {
+      return MakeIoError(errno, absl::StrCat("cannot give ", QuoteForMessage(writer.temp_path_),
+                                             " the permissions of ", QuoteForMessage(path)));
+    }
+  }
+  return writer;
+}
+
+AtomicFileWriter::AtomicFileWriter(AtomicFileWriter&& other) noexcept
+    : path_(std::move(other.path_)),
+      temp_path_(std::move(other.temp_path_)),
+      fd_(std::exchange(other.fd_, -1)),
+      committed_(std::exchange(other.committed_, true)) {}
+
+AtomicFileWriter::~AtomicFileWriter() { Abandon(); }
+
+void AtomicFileWriter::Abandon() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  if (!committed_) ::unlink(temp_path_.c_str());
+  committed_ = true;  // nothing left to undo
+}
+
+absl::Status AtomicFileWriter::Append(absl::string_view bytes) {
+  if (fd_ < 0) {
+    return MakeError(ErrorCode::kInternal,
+                     absl::StrCat("append to ", QuoteForMessage(temp_path_), " after commit"));
+  }
+  while (!bytes.empty()) {
+    // One write is at most about 2 GiB on Linux; ask for 1 GiB at a time.
+    const ssize_t n = ::write(fd_, bytes.data(), std::min<size_t>(bytes.size(), size_t{1} << 30));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return MakeIoError(errno, absl::StrCat("cannot write ", QuoteForMessage(temp_path_)));
+    }
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AtomicFileWriter::Commit() {
+  if (fd_ < 0) {
+    return MakeError(ErrorCode::kInternal,
+                     absl::StrCat("commit of ", QuoteForMessage(path_), " twice"));
+  }
+  absl::Status status;
+  if (::fsync(fd_) != 0) {
+    status = MakeIoError(errno, absl::StrCat("cannot flush ", QuoteForMessage(temp_path_)));
+  }
+  const int closed = ::close(fd_);
+  fd_ = -1;
+  if (status.ok() && closed != 0) {
+    status = MakeIoError(errno, absl::StrCat("cannot close ", QuoteForMessage(temp_path_)));
+  }
+  if (status.ok() && ::rename(temp_path_.c_str(), path_.c_str()) != 0) {
+    status = MakeIoError(errno, absl::StrCat("cannot rename ", QuoteForMessage(temp_path_),
+                                             " to ", QuoteForMessage(path_)));
+  }
+  if (!status.ok()) {
+    Abandon();
+    return status;
+  }
+  committed_ = true;
+  // Make the rename itself durable.
+  const int dir = ::open(DirectoryOf(path_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace safetensors

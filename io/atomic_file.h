@@ -1,0 +1,74 @@
+// Replacing a file so that a reader sees the complete old file or the
+// complete new one, never a mixture, even if the writer is killed: the bytes
+// go to a temporary file beside the target, which is flushed (fsync) and then
+// renamed over the target.
+//
+//   absl::StatusOr<AtomicFileWriter> w = AtomicFileWriter::Create("model.safetensors");
+//   absl::Status s = w->Append(bytes);
+//   if (s.ok()) s = w->Commit();   // without Commit, the temporary is removed
+//
+// The temporary is "<target name>.tmp-<pid>-<random hex>" in the target's
+// directory, the target name cut (at a UTF-8 boundary) so that the whole name
+// fits the 255-byte limit of a file name. A writer killed before Commit's
+// rename leaves that file behind and the target untouched; it is safe to
+// delete once its process (the pid in its name) is gone.
+//
+// Permissions: a new target follows the umask (mode 0666 & ~umask, as for any
+// new file). Replacing an existing target keeps its permission bits (a 0600
+// checkpoint stays private). Its owner and group are kept when the process
+// may set them (as root); otherwise the new file belongs to the writing user
+// and its group, as any file that user creates.
+#ifndef SAFETENSORS_IO_ATOMIC_FILE_H_
+#define SAFETENSORS_IO_ATOMIC_FILE_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace safetensors {
+
+class AtomicFileWriter {
+ public:
+  // Creates the temporary file for replacing `path`.
+  // Errors: kIoError (the directory is missing or not writable...).
+  static absl::StatusOr<AtomicFileWriter> Create(const std::string& path);
+
+  AtomicFileWriter(AtomicFileWriter&& other) noexcept;
+  AtomicFileWriter& operator=(AtomicFileWriter&&) = delete;
+  AtomicFileWriter(const AtomicFileWriter&) = delete;
+  AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
+  // Without a successful Commit: closes and removes the temporary file.
+  ~AtomicFileWriter();
+
+  // Appends `bytes` to the temporary file. Errors: kIoError.
+  absl::Status Append(absl::string_view bytes);
+
+  // Flushes the temporary file to disk, renames it over the target and makes
+  // the rename durable. At most once. Errors: kIoError (the target is then
+  // untouched and the temporary removed).
+  absl::Status Commit();
+
+  const std::string& path() const { return path_; }
+  const std::string& temp_path() const { return temp_path_; }
+
+ private:
+  AtomicFileWriter(std::string path, std::string temp_path, int fd)
+      : path_(std::move(path)), temp_path_(std::move(temp_path)), fd_(fd) {}
+  void Abandon();
+
+  std::string path_;
+  std::string temp_path_;
+  int fd_;
+  bool committed_ = false;
+};
+
+// The temporary name for `path` (exposed for tests): "<dir>/<name>.tmp-
+// <pid>-<16 hex digits>", with <name> cut so the last component is at most
+// 255 bytes.
+std::string TemporaryNameFor(const std::string& path, absl::string_view unique);
+
+}  // namespace safetensors
+
+#endif  // SAFETENSORS_IO_ATOMIC_FILE_H_

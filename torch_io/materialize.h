@@ -1,0 +1,45 @@
+// Turning a validated TensorInfo into an at::Tensor: allocation, copies from
+// bytes in memory, zero-copy views of a mapping, and the move to a device.
+// Every tensor torch_io returns is made here. Internal to torch_io.
+#ifndef SAFETENSORS_TORCH_IO_MATERIALIZE_H_
+#define SAFETENSORS_TORCH_IO_MATERIALIZE_H_
+
+#include <cstdint>
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "parser/tensor_info.h"
+#include "torch_io/open_file.h"
+
+namespace safetensors {
+namespace internal {
+
+// The tensor's memory as bytes.
+absl::Span<uint8_t> BytesOf(const at::Tensor& tensor);
+
+// An uninitialized CPU tensor with `t`'s dtype and shape.
+// Errors: kUnsupportedDtype, kInvalidTensor (dtype_map.h), kOutOfMemory.
+absl::StatusOr<at::Tensor> AllocateTensor(const TensorInfo& t);
+
+// A CPU tensor that owns a copy of `bytes`, which must be t.num_bytes() long.
+// Errors: as AllocateTensor.
+absl::StatusOr<at::Tensor> CopyToNewTensor(const TensorInfo& t, absl::Span<const uint8_t> bytes);
+
+// The whole tensor `t` of `f` as a CPU tensor: a view of the mapping when it
+// is aligned for its dtype, else a copy; or, for pread, filled by reads
+// (skipped when `read` is false, for callers that read in bulk).
+// Errors: as AllocateTensor, and kIoError.
+absl::StatusOr<at::Tensor> MaterializeOnCpu(const OpenFile& f, const TensorInfo& t,
+                                            bool read = true);
+
+// `cpu` itself for a CPU device, else a copy on `device`.
+// Errors: kBadArgument (LibTorch refused the device), kOutOfMemory.
+absl::StatusOr<at::Tensor> ToDevice(at::Tensor cpu, const c10::Device& device);
+
+}  // namespace internal
+}  // namespace safetensors
+
+#endif  // SAFETENSORS_TORCH_IO_MATERIALIZE_H_
