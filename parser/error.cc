@@ -7,6 +7,7 @@
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "parser/utf8.h"
 
 namespace safetensors {
 namespace {
@@ -120,6 +121,33 @@ std::optional<ErrorCode> GetErrorCode(const absl::Status& status) {
   return ErrorCodeFromName(std::string(*payload));
 }
 
+namespace {
+
+// Appends `text` escaped as EscapeText describes, and `"` as \" when
+// `escape_quote`.
+void AppendEscaped(absl::string_view text, bool escape_quote, std::string& out) {
+  for (size_t i = 0; i < text.size();) {
+    const char c = text[i];
+    uint32_t code_point;
+    if (c == '\\' || (escape_quote && c == '"')) {
+      out.push_back('\\');
+      out.push_back(c);
+      ++i;
+    } else if (const size_t length = TerminalControlAt(text, i, &code_point); length == 1) {
+      absl::StrAppend(&out, "\\x", absl::Hex(code_point, absl::kZeroPad2));
+      ++i;
+    } else if (length > 1) {
+      absl::StrAppend(&out, "\\u", absl::Hex(code_point, absl::kZeroPad4));
+      i += length;
+    } else {
+      out.push_back(c);
+      ++i;
+    }
+  }
+}
+
+}  // namespace
+
 std::string QuoteForMessage(absl::string_view text) {
   constexpr size_t kMaxBytes = 100;
   size_t keep = text.size();
@@ -132,19 +160,16 @@ std::string QuoteForMessage(absl::string_view text) {
     truncated = true;
   }
   std::string out = "\"";
-  for (char c : text.substr(0, keep)) {
-    const unsigned char byte = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (byte < 0x20 || byte == 0x7F) {
-      absl::StrAppend(&out, "\\x", absl::Hex(byte, absl::kZeroPad2));
-    } else {
-      out.push_back(c);
-    }
-  }
+  AppendEscaped(text.substr(0, keep), /*escape_quote=*/true, out);
   out.push_back('"');
   if (truncated) absl::StrAppend(&out, "... (", text.size(), " bytes)");
+  return out;
+}
+
+std::string EscapeText(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  AppendEscaped(text, /*escape_quote=*/false, out);
   return out;
 }
 

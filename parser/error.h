@@ -85,10 +85,17 @@ absl::Status MakeIoError(int errno_value, absl::string_view message);
 // elsewhere.
 std::optional<ErrorCode> GetErrorCode(const absl::Status& status);
 
-// `text` in double quotes for an error message: quotes, backslashes and
-// control characters escaped, cut after 100 bytes (at a UTF-8 boundary) so a
-// hostile megabyte-long tensor name cannot flood a log.
+// `text` in double quotes for an error message: quotes escaped as EscapeText
+// does, cut after 100 bytes (at a UTF-8 boundary) so a hostile megabyte-long
+// tensor name cannot flood a log.
 std::string QuoteForMessage(absl::string_view text);
+
+// `text` made safe to print on a terminal, whole: backslashes doubled; C0
+// control characters and DEL as \xNN; C1 controls (U+0080..U+009F, which some
+// terminals obey as escape sequences) and the line separators and bidi
+// controls U+2028..U+202E and U+2066..U+2069 (which reorder or hide text) as
+// \uNNNN. Everything else, including other UTF-8, is kept.
+std::string EscapeText(absl::string_view text);
 
 }  // namespace safetensors
 

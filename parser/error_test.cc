@@ -91,5 +91,19 @@ TEST(ErrorTest, QuoteForMessageEscapesAndCuts) {
   EXPECT_EQ(QuoteForMessage(text), "\"" + std::string(99, 'a') + "\"... (105 bytes)");
 }
 
+TEST(ErrorTest, EscapeTextDisarmsTerminalControls) {
+  EXPECT_EQ(EscapeText("fc1.weight"), "fc1.weight");
+  EXPECT_EQ(EscapeText("\xC3\xA9\xE2\x82\xAC"), "\xC3\xA9\xE2\x82\xAC");  // é€ kept
+  // ESC sequences, backspace, carriage return, DEL.
+  EXPECT_EQ(EscapeText("\x1b[2Jhidden\b\r\x7f"), "\\x1b[2Jhidden\\x08\\x0d\\x7f");
+  // C1 CSI (U+009B), right-to-left override (U+202E), line separator.
+  EXPECT_EQ(EscapeText("a\xC2\x9B" "b\xE2\x80\xAE" "c\xE2\x80\xA8"),
+            "a\\u009bb\\u202ec\\u2028");
+  EXPECT_EQ(EscapeText("back\\slash \"quote\""), "back\\\\slash \"quote\"");
+  // Truncated sequences at the end are kept as they are (not controls).
+  EXPECT_EQ(EscapeText("x\xE2\x80"), "x\xE2\x80");
+  EXPECT_EQ(QuoteForMessage("\xE2\x80\xAE" "evil"), "\"\\u202e" "evil\"");
+}
+
 }  // namespace
 }  // namespace safetensors

@@ -14,6 +14,12 @@ namespace safetensors {
 // Appends `text` to `out` as a quoted JSON string.
 void AppendJsonString(absl::string_view text, std::string& out);
 
+// The same JSON value, with every character a terminal obeys (utf8.h's
+// TerminalControlAt: DEL, C1 controls, bidi controls) also written as \u
+// escapes, so that JSON printed to a terminal cannot drive it. For the CLI's
+// JSON output, never for file headers.
+std::string JsonStringForTerminal(absl::string_view text);
+
 // `text` as a quoted JSON string.
 inline std::string JsonString(absl::string_view text) {
   std::string out;

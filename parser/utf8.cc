@@ -54,4 +54,29 @@ std::optional<size_t> FindInvalidUtf8(absl::Span<const uint8_t> bytes) {
   return std::nullopt;
 }
 
+size_t TerminalControlAt(absl::string_view text, size_t at, uint32_t* code_point) {
+  if (at >= text.size()) return 0;
+  const auto byte = [&](size_t i) { return static_cast<uint32_t>(static_cast<uint8_t>(text[i])); };
+  const uint32_t lead = byte(at);
+  if (lead < 0x20 || lead == 0x7F) {
+    *code_point = lead;
+    return 1;
+  }
+  const size_t rest = text.size() - at;
+  if (lead == 0xC2 && rest >= 2 && (byte(at + 1) & 0xE0) == 0x80) {
+    *code_point = byte(at + 1);  // C2 80..C2 9F encode U+0080..U+009F
+    return 2;
+  }
+  if (lead == 0xE2 && rest >= 3 && (byte(at + 1) & 0xC0) == 0x80 &&
+      (byte(at + 2) & 0xC0) == 0x80) {
+    const uint32_t value = ((lead & 0x0F) << 12) | ((byte(at + 1) & 0x3F) << 6) |
+                           (byte(at + 2) & 0x3F);
+    if ((value >= 0x2028 && value <= 0x202E) || (value >= 0x2066 && value <= 0x2069)) {
+      *code_point = value;
+      return 3;
+    }
+  }
+  return 0;
+}
+
 }  // namespace safetensors

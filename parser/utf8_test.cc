@@ -38,5 +38,27 @@ TEST(Utf8Test, RejectsAtTheOffendingByte) {
   EXPECT_EQ(Find("\xF0\x9F\x98"), 0u);
 }
 
+TEST(TerminalControlAtTest, FindsWhatATerminalWouldObey) {
+  uint32_t cp = 0;
+  EXPECT_EQ(TerminalControlAt("\x1b[", 0, &cp), 1u);
+  EXPECT_EQ(cp, 0x1bu);
+  EXPECT_EQ(TerminalControlAt("\x7f", 0, &cp), 1u);
+  EXPECT_EQ(TerminalControlAt("a\xC2\x9B", 1, &cp), 2u);  // U+009B, CSI
+  EXPECT_EQ(cp, 0x9bu);
+  EXPECT_EQ(TerminalControlAt("\xE2\x80\xAE", 0, &cp), 3u);  // U+202E
+  EXPECT_EQ(cp, 0x202eu);
+  EXPECT_EQ(TerminalControlAt("\xE2\x81\xA6", 0, &cp), 3u);  // U+2066
+  EXPECT_EQ(TerminalControlAt("\xE2\x80\xA8", 0, &cp), 3u);  // U+2028
+  // Printable: ASCII, é (C3 A9), U+00A0 (C2 A0), € (E2 82 AC), U+2027, U+206A.
+  for (const char* text : {"a", "\xC3\xA9", "\xC2\xA0", "\xE2\x82\xAC", "\xE2\x80\xA7",
+                           "\xE2\x81\xAA"}) {
+    EXPECT_EQ(TerminalControlAt(text, 0, &cp), 0u) << text;
+  }
+  // Truncated sequences and positions past the end.
+  EXPECT_EQ(TerminalControlAt("\xE2\x80", 0, &cp), 0u);
+  EXPECT_EQ(TerminalControlAt("\xC2", 0, &cp), 0u);
+  EXPECT_EQ(TerminalControlAt("ab", 2, &cp), 0u);
+}
+
 }  // namespace
 }  // namespace safetensors
