@@ -14,13 +14,8 @@ namespace {
 
 using ::safetensors::testing::HasErrorCode;
 using ::safetensors::testing::ReadTestFile;
+using ::safetensors::testing::WriteTempFile;
 using ::safetensors::testing::ReadTsv;
-
-std::string WriteFile(const std::string& name, const std::string& bytes) {
-  const std::string path = ::testing::TempDir() + "/" + name;
-  std::ofstream(path, std::ios::binary) << bytes;
-  return path;
-}
 
 // The file on disk gets the verdict the same bytes get in memory, for every
 // conformance file: ReadHeaderFile adds I/O, not rules.
@@ -44,7 +39,7 @@ TEST(ReadHeaderFileTest, AgreesWithParseHeaderOnEveryConformanceFile) {
 }
 
 TEST(ReadHeaderFileTest, ShortAndMissingFiles) {
-  EXPECT_THAT(ReadHeaderFile(WriteFile("three_bytes", "abc")),
+  EXPECT_THAT(ReadHeaderFile(WriteTempFile("three_bytes", "abc")),
               HasErrorCode(ErrorCode::kHeaderTooSmall));
   EXPECT_THAT(ReadHeaderFile(::testing::TempDir() + "/no_such_file"),
               HasErrorCode(ErrorCode::kIoError));
@@ -58,9 +53,9 @@ TEST(ReadHeaderFileTest, LimitIsCheckedBeforeReading) {
   bytes[5] = 1;
   ParseOptions options;
   options.max_header_size = 1000;
-  EXPECT_THAT(ReadHeaderFile(WriteFile("huge_claim", bytes), options),
+  EXPECT_THAT(ReadHeaderFile(WriteTempFile("huge_claim", bytes), options),
               HasErrorCode(ErrorCode::kHeaderTooLarge));
-  EXPECT_THAT(ReadHeaderFile(WriteFile("huge_claim2", bytes)),
+  EXPECT_THAT(ReadHeaderFile(WriteTempFile("huge_claim2", bytes)),
               HasErrorCode(ErrorCode::kHeaderTooLarge));
 }
 

@@ -9,17 +9,13 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "parser/status_matchers.h"
+#include "testdata/test_files.h"
 
 namespace safetensors {
 namespace {
 
 using ::safetensors::testing::HasErrorCode;
-
-std::string WriteFile(const std::string& name, const std::string& bytes) {
-  const std::string path = ::testing::TempDir() + "/" + name;
-  std::ofstream(path, std::ios::binary) << bytes;
-  return path;
-}
+using ::safetensors::testing::WriteTempFile;
 
 TEST(ParallelReadTest, SplitsLargeBuffersIntoChunks) {
   std::vector<uint8_t> buffer(2 * kReadChunkBytes + 5);
@@ -46,7 +42,7 @@ TEST(ParallelReadTest, FillsEveryBufferOnAnyThreadCount) {
   std::string contents(1000, '\0');
   for (size_t i = 0; i < contents.size(); ++i) contents[i] = static_cast<char>(i * 7);
   ASSERT_OK_AND_ASSIGN(std::shared_ptr<File> file,
-                       File::Open(WriteFile("parallel", contents)));
+                       File::Open(WriteTempFile("parallel", contents)));
   for (int threads : {1, 2, 8}) {
     std::vector<uint8_t> out(contents.size());
     std::vector<ReadJob> jobs;
@@ -60,7 +56,7 @@ TEST(ParallelReadTest, FillsEveryBufferOnAnyThreadCount) {
 }
 
 TEST(ParallelReadTest, AReadPastTheEndFailsTheWholeRead) {
-  ASSERT_OK_AND_ASSIGN(std::shared_ptr<File> file, File::Open(WriteFile("short", "0123456789")));
+  ASSERT_OK_AND_ASSIGN(std::shared_ptr<File> file, File::Open(WriteTempFile("short", "0123456789")));
   std::vector<uint8_t> a(4), b(8);
   const std::vector<ReadJob> jobs = {{0, absl::MakeSpan(a)}, {6, absl::MakeSpan(b)}};
   absl::Status status = ReadInParallel(*file, jobs, 2);

@@ -49,6 +49,15 @@ inline std::string Sha256Hex(absl::string_view bytes) {
   return out;
 }
 
+// Writes `bytes` to `name` in the test's temporary directory; its path.
+inline std::string WriteTempFile(const std::string& name, const std::string& bytes) {
+  const std::string path = ::testing::TempDir() + "/" + name;
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << bytes;
+  EXPECT_TRUE(out.good()) << "cannot write " << path;
+  return path;
+}
+
 }  // namespace testing
 }  // namespace safetensors
 

@@ -17,6 +17,7 @@
 #include "parser/header_writer.h"
 #include "parser/status_matchers.h"
 #include "testdata/test_files.h"
+#include "tools/value_commands.h"
 #include "torch_io/safetensors.h"
 
 namespace safetensors {
@@ -25,6 +26,7 @@ namespace {
 
 using ::safetensors::testing::ReadTestFile;
 using ::safetensors::testing::ReadTsv;
+using ::safetensors::testing::WriteTempFile;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -35,18 +37,12 @@ struct Result {
 
 Result RunCli(std::vector<std::string> args) {
   std::ostringstream out, err;
-  const int code = Run(args, out, err);
+  const int code = Run(args, out, err, &RunValueCommand);
   return {code, out.str(), err.str()};
 }
 
 constexpr char kExample[] = "testdata/example_mlp.safetensors";
 constexpr char kConformance[] = "testdata/conformance/files/";
-
-std::string WriteFile(const std::string& name, const std::string& bytes) {
-  const std::string path = ::testing::TempDir() + "/" + name;
-  std::ofstream(path, std::ios::binary) << bytes;
-  return path;
-}
 
 std::string Frame(const std::string& json, const std::string& data) {
   std::string out(8, '\0');
@@ -102,7 +98,7 @@ TEST(CliTest, StrictReportsHygieneAndFailsOnlyWhenAsked) {
   const std::string json =
       R"({"a":{"dtype":"BOOL","shape":[1],"data_offsets":[0,1],"note":1},)"
       R"("b":{"dtype":"F32","shape":[1],"data_offsets":[1,5]}})";
-  const std::string path = WriteFile("untidy.safetensors", Frame(json, std::string(5, '\0')));
+  const std::string path = WriteTempFile("untidy.safetensors", Frame(json, std::string(5, '\0')));
   Result plain = RunCli({"check", path});
   EXPECT_EQ(plain.code, kExitOk);
   EXPECT_THAT(plain.out, Not(HasSubstr("warning")));
@@ -202,6 +198,57 @@ TEST(CliTest, DiffReportsEachKindOfDifference) {
   EXPECT_THAT(r.out, HasSubstr("metadata differs"));
   EXPECT_EQ(RunCli({"diff", kExample}).code, kExitUsage);
   EXPECT_EQ(RunCli({"diff", kExample, "testdata/missing.safetensors"}).code, kExitUsage);
+}
+
+// Tensor names and metadata are file-controlled: a name holding escape
+// sequences, backspaces or carriage returns must not reach the terminal raw
+// from any command (it could recolour it, clear it, or hide another row).
+TEST(CliTest, FileControlledTextNeverReachesTheTerminalRaw) {
+  const std::string evil = "\x1b[2J\x1b[31mevil\r\bfc1.weight\xE2\x80\xAE\xC2\x9B";
+  TensorDict tensors;
+  tensors.insert(evil, at::arange(3, at::TensorOptions().dtype(at::kFloat)));
+  tensors.insert("plain", at::arange(2, at::TensorOptions().dtype(at::kFloat)));
+  const std::string path = ::testing::TempDir() + "/evil.safetensors";
+  ASSERT_OK(save_file(tensors, path, MetadataEntries{{"\x1b]0;title\x07", "\r\x1b[1A"}}));
+  TensorDict other;
+  other.insert(evil, at::arange(3, at::TensorOptions().dtype(at::kFloat)).add(1));
+  const std::string other_path = ::testing::TempDir() + "/evil2.safetensors";
+  ASSERT_OK(save_file(other, other_path));
+  auto raw_control = [](const std::string& text) {
+    for (size_t i = 0; i < text.size(); ++i) {
+      const unsigned char c = static_cast<unsigned char>(text[i]);
+      if ((c < 0x20 && c != '\n') || c == 0x7F) return true;
+      if (c == 0xC2 && i + 1 < text.size() && (static_cast<unsigned char>(text[i + 1]) & 0xE0) == 0x80) {
+        return true;
+      }
+      if (text.compare(i, 3, "\xE2\x80\xAE") == 0) return true;
+    }
+    return false;
+  };
+  const std::vector<std::vector<std::string>> commands = {
+      {"inspect", path},
+      {"inspect", "--json", path},
+      {"check", "--strict", path},
+      {"dump", path, evil},
+      {"diff", path, other_path},
+  };
+  for (const auto& command : commands) {
+    SCOPED_TRACE(command[0]);
+    const Result r = RunCli(command);
+    EXPECT_FALSE(raw_control(r.out)) << r.out;
+    EXPECT_FALSE(raw_control(r.err)) << r.err;
+  }
+  const Result table = RunCli({"inspect", path});
+  EXPECT_THAT(table.out, HasSubstr("\\x1b[2J\\x1b[31mevil\\x0d\\x08fc1.weight\\u202e\\u009b  F32"));
+  EXPECT_THAT(table.out, HasSubstr("\"\\x1b]0;title\\x07\": \"\\x0d\\x1b[1A\""));
+  const Result dump = RunCli({"dump", path, evil});
+  EXPECT_EQ(dump.code, kExitOk) << dump.err;
+  EXPECT_THAT(dump.out, HasSubstr("tensor: \"\\x1b[2J"));
+  const Result diff = RunCli({"diff", path, other_path});
+  EXPECT_THAT(diff.out, HasSubstr("values differ: \"\\x1b[2J"));
+  // A file name from the command line is escaped as well.
+  const Result missing = RunCli({"check", "no\x1b[2Jfile"});
+  EXPECT_FALSE(raw_control(missing.out)) << missing.out;
 }
 
 TEST(CliTest, HelpAndUsage) {

@@ -4,7 +4,7 @@
 #include "parser/status_macros.h"
 #include "torch_io/materialize.h"
 #include "torch_io/safe_open.h"
-#include "torch_io/tensor_filter.h"
+#include "io/tensor_filter.h"
 
 namespace safetensors {
 

@@ -11,7 +11,7 @@
 #include "parser/status_macros.h"
 #include "torch_io/materialize.h"
 #include "torch_io/open_file.h"
-#include "torch_io/tensor_filter.h"
+#include "io/tensor_filter.h"
 
 namespace safetensors {
 
