@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "parser/error.h"
+#include "parser/status_macros.h"
 
 namespace safetensors {
 namespace {
@@ -98,12 +99,11 @@ absl::StatusOr<std::vector<int64_t>> ToTorchSizes(Dtype dtype,
 }
 
 absl::StatusOr<TorchLayout> ToTorchLayout(const TensorInfo& tensor) {
-  absl::StatusOr<c10::ScalarType> type = ToScalarType(tensor.dtype, tensor.name);
-  if (!type.ok()) return type.status();
-  absl::StatusOr<std::vector<int64_t>> sizes =
-      ToTorchSizes(tensor.dtype, tensor.shape, tensor.name);
-  if (!sizes.ok()) return sizes.status();
-  return TorchLayout{*type, *std::move(sizes)};
+  SAFETENSORS_ASSIGN_OR_RETURN(const c10::ScalarType type,
+                               ToScalarType(tensor.dtype, tensor.name));
+  SAFETENSORS_ASSIGN_OR_RETURN(std::vector<int64_t> sizes,
+                               ToTorchSizes(tensor.dtype, tensor.shape, tensor.name));
+  return TorchLayout{type, std::move(sizes)};
 }
 
 absl::StatusOr<std::vector<uint64_t>> ToFileShape(Dtype dtype, c10::IntArrayRef sizes,
