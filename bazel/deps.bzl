@@ -12,6 +12,7 @@ load("//bazel:system_libs.bzl", "system_library_repository")
 # The Abseil targets this project uses, and the pkg-config module of each.
 ABSL_LIBRARIES = {
     "absl/base:core_headers": "absl_core_headers",
+    "absl/container:flat_hash_map": "absl_flat_hash_map",
     "absl/container:flat_hash_set": "absl_flat_hash_set",
     "absl/hash:hash": "absl_hash",
     "absl/status:status": "absl_status",

@@ -63,6 +63,18 @@ std::optional<CodeInfo> Info(ErrorCode code) {
       return CodeInfo{"OutOfMemory", "", absl::StatusCode::kResourceExhausted};
     case ErrorCode::kInternal:
       return CodeInfo{"Internal", "", absl::StatusCode::kInternal};
+    case ErrorCode::kIndexTooLarge:
+      return CodeInfo{"IndexTooLarge", "", kBadInput};
+    case ErrorCode::kInvalidShardName:
+      return CodeInfo{"InvalidShardName", "", kBadInput};
+    case ErrorCode::kMissingShard:
+      return CodeInfo{"MissingShard", "", absl::StatusCode::kNotFound};
+    case ErrorCode::kTensorNotInShard:
+      return CodeInfo{"TensorNotInShard", "", kBadInput};
+    case ErrorCode::kTensorInTwoShards:
+      return CodeInfo{"TensorInTwoShards", "", kBadInput};
+    case ErrorCode::kUnlistedTensor:
+      return CodeInfo{"UnlistedTensor", "", kBadInput};
   }
   return std::nullopt;  // a value outside the enum
 }

@@ -52,11 +52,18 @@ enum class ErrorCode {
                           // filter pattern, a model's shape or keys)
   kOutOfMemory,           // an allocation failed
   kInternal,              // cannot happen: a bug here (the fuzzers crash on it)
+  // Checkpoints: an index (model.safetensors.index.json) and its shards.
+  kIndexTooLarge,         // index file above IndexOptions::max_index_size
+  kInvalidShardName,      // a weight_map shard name that is not a plain file name
+  kMissingShard,          // a shard the index names does not exist
+  kTensorNotInShard,      // weight_map names a shard that lacks the tensor
+  kTensorInTwoShards,     // two shards hold a tensor of the same name
+  kUnlistedTensor,        // a shard holds a tensor weight_map does not list
   // Append new codes here, then update kLastErrorCode, the table in error.cc
   // and the one in error_test.cc (the compiler and the test enforce both).
 };
 
-inline constexpr ErrorCode kLastErrorCode = ErrorCode::kInternal;
+inline constexpr ErrorCode kLastErrorCode = ErrorCode::kUnlistedTensor;
 inline constexpr int kNumErrorCodes = static_cast<int>(kLastErrorCode);
 
 // Every code, in declaration order.

@@ -61,6 +61,12 @@ constexpr ExpectedCode kExpected[] = {
     {ErrorCode::kBadArgument, "BadArgument", "", kBadInput},
     {ErrorCode::kOutOfMemory, "OutOfMemory", "", absl::StatusCode::kResourceExhausted},
     {ErrorCode::kInternal, "Internal", "", absl::StatusCode::kInternal},
+    {ErrorCode::kIndexTooLarge, "IndexTooLarge", "", kBadInput},
+    {ErrorCode::kInvalidShardName, "InvalidShardName", "", kBadInput},
+    {ErrorCode::kMissingShard, "MissingShard", "", absl::StatusCode::kNotFound},
+    {ErrorCode::kTensorNotInShard, "TensorNotInShard", "", kBadInput},
+    {ErrorCode::kTensorInTwoShards, "TensorInTwoShards", "", kBadInput},
+    {ErrorCode::kUnlistedTensor, "UnlistedTensor", "", kBadInput},
 };
 static_assert(std::size(kExpected) == kNumErrorCodes,
               "a code was added to ErrorCode: give it a row in kExpected");

@@ -26,35 +26,12 @@
 #include "absl/status/status.h"
 #include "absl/types/span.h"
 #include "parser/dtype.h"
+#include "parser/json_reader.h"
 #include "parser/tensor_info.h"
 #include "parser/stable_arena.h"
 
 namespace safetensors {
 namespace internal {
-
-// serde_json's recursion limit: a container at depth 128 (the header object
-// being depth 1) is an error there, so it is here.
-inline constexpr int kMaxNestingDepth = 127;
-
-// Our duplicate-key rule (DESIGN.md: stricter than the reference, which keeps
-// the last of two equal keys): every repeated key anywhere in the header is
-// reported here, by the reader (fields, metadata keys, keys inside unknown
-// values) and by HeaderBuilder (tensor names); Check() decides, once the
-// reference's own checks have passed, and names the earliest.
-class DuplicateKeys {
- public:
-  // A repeated key at file offset `offset`; `message` says which.
-  void Found(uint64_t offset, std::string message);
-  // OK, or kDuplicateKey for the duplicate at the lowest offset.
-  absl::Status Check() const;
-
- private:
-  struct Finding {
-    uint64_t offset;
-    std::string message;
-  };
-  std::optional<Finding> first_;
-};
 
 struct RawHeader {
   // File order, repeated names included.
