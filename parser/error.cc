@@ -126,6 +126,15 @@ absl::Status MakeIoError(int errno_value, absl::string_view message) {
                      absl::StrCat(message, ": ", std::strerror(errno_value)));
 }
 
+absl::Status AddContext(const absl::Status& status, absl::string_view context) {
+  if (status.ok()) return status;
+  absl::Status out(status.code(), absl::StrCat(context, ": ", status.message()));
+  status.ForEachPayload([&out](absl::string_view url, const absl::Cord& payload) {
+    out.SetPayload(url, payload);
+  });
+  return out;
+}
+
 std::optional<ErrorCode> GetErrorCode(const absl::Status& status) {
   // absl::optional, not std::optional: Debian's Abseil keeps its own type.
   auto payload = status.GetPayload(kPayloadUrl);

@@ -88,6 +88,10 @@ absl::Status MakeError(ErrorCode code, absl::string_view message);
 // An I/O error whose canonical code comes from `errno_value`; ErrorCode kIoError.
 absl::Status MakeIoError(int errno_value, absl::string_view message);
 
+// `status` with `context` and ": " before its message; code and payload kept.
+// For a layer that knows where the failure happened ("shard \"x\"").
+absl::Status AddContext(const absl::Status& status, absl::string_view context);
+
 // The ErrorCode carried by `status`; nullopt for OK or a status made
 // elsewhere.
 std::optional<ErrorCode> GetErrorCode(const absl::Status& status);

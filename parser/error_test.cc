@@ -88,6 +88,15 @@ TEST(ErrorTest, EveryCodeHasItsNameReferenceClassAndStatusCode) {
   EXPECT_EQ(ErrorCodeName(static_cast<ErrorCode>(kNumErrorCodes + 1)), "Unknown");
 }
 
+TEST(ErrorTest, AddContextKeepsTheCode) {
+  const absl::Status inner = MakeError(ErrorCode::kInvalidOffset, "tensor \"w\": gap");
+  const absl::Status outer = AddContext(inner, "shard \"a.safetensors\"");
+  EXPECT_EQ(outer.code(), inner.code());
+  EXPECT_EQ(GetErrorCode(outer), ErrorCode::kInvalidOffset);
+  EXPECT_EQ(outer.message(), "shard \"a.safetensors\": tensor \"w\": gap");
+  EXPECT_TRUE(AddContext(absl::OkStatus(), "x").ok());
+}
+
 TEST(ErrorTest, QuoteForMessageEscapesAndCuts) {
   EXPECT_EQ(QuoteForMessage("w"), "\"w\"");
   EXPECT_EQ(QuoteForMessage(std::string("a\"\\\n\0b", 6)), "\"a\\\"\\\\\\x0a\\x00b\"");

@@ -1,0 +1,157 @@
+#include "io/checkpoint.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "parser/error.h"
+#include "parser/status_matchers.h"
+#include "testdata/test_files.h"
+
+namespace safetensors {
+namespace {
+
+namespace fs = std::filesystem;
+using ::safetensors::testing::HasErrorCode;
+using ::safetensors::testing::ReadTestFile;
+using ::safetensors::testing::ReadTsv;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+constexpr char kDir[] = "testdata/checkpoints/";
+constexpr char kIndex[] = "model.safetensors.index.json";
+constexpr char kShard1[] = "model-00001-of-00002.safetensors";
+constexpr char kShard2[] = "model-00002-of-00002.safetensors";
+
+// Every case of testdata/checkpoints gets its manifest verdict, opened as a
+// directory and (where there is one) through its index file.
+TEST(CheckpointTest, EveryCaseGetsItsManifestVerdict) {
+  int cases = 0;
+  for (const auto& row : ReadTsv(absl::StrCat(kDir, "manifest.tsv"))) {
+    SCOPED_TRACE(row[0]);
+    ++cases;
+    const std::string dir = absl::StrCat(kDir, row[0]);
+    std::vector<std::string> paths = {dir};
+    if (fs::exists(dir + "/" + kIndex)) paths.push_back(dir + "/" + kIndex);
+    for (const std::string& path : paths) {
+      absl::StatusOr<Checkpoint> checkpoint = Checkpoint::Open(path);
+      if (row[1] == "OK") {
+        EXPECT_OK(checkpoint) << path;
+      } else {
+        EXPECT_THAT(checkpoint, HasErrorCode(*ErrorCodeFromName(row[1]))) << path;
+      }
+    }
+  }
+  EXPECT_GE(cases, 35);
+}
+
+TEST(CheckpointTest, ShardsTensorsAndOrder) {
+  ASSERT_OK_AND_ASSIGN(Checkpoint c, Checkpoint::Open(absl::StrCat(kDir, "valid_two_shards")));
+  EXPECT_THAT(c.index_path(), HasSubstr(kIndex));
+  ASSERT_EQ(c.shards().size(), 2u);
+  EXPECT_EQ(c.shards()[0].name, kShard1);
+  EXPECT_EQ(c.num_tensors(), 3u);
+  EXPECT_EQ(c.tensor_bytes(), 40u);
+  EXPECT_THAT(c.warnings(), IsEmpty());
+  std::optional<Checkpoint::Location> where = c.Find("c");
+  ASSERT_TRUE(where.has_value());
+  EXPECT_EQ(where->shard, 1u);
+  EXPECT_EQ(where->info->name, "c");
+  EXPECT_FALSE(c.Find("nope").has_value());
+  std::vector<std::string> order;
+  for (const Checkpoint::Location& l : c.InShardOrder()) order.emplace_back(l.info->name);
+  EXPECT_THAT(order, ElementsAre("a", "b", "c"));
+}
+
+TEST(CheckpointTest, ErrorsNameTheShardAndTheTensor) {
+  absl::Status missing = Checkpoint::Open(absl::StrCat(kDir, "missing_shard")).status();
+  EXPECT_THAT(missing.message(), HasSubstr(absl::StrCat("shard \"", kShard2, "\"")));
+  absl::Status invalid = Checkpoint::Open(absl::StrCat(kDir, "invalid_shard")).status();
+  EXPECT_THAT(invalid.message(), HasSubstr(absl::StrCat("shard \"", kShard2, "\": file is 3 bytes")));
+  absl::Status wrong = Checkpoint::Open(absl::StrCat(kDir, "tensor_in_wrong_shard")).status();
+  EXPECT_THAT(wrong.message(), HasSubstr("tensor \"c\" in shard \"model-00001-of-00002"));
+  absl::Status twice = Checkpoint::Open(absl::StrCat(kDir, "tensor_in_two_shards")).status();
+  EXPECT_THAT(twice.message(), HasSubstr("tensor \"a\" is in shard"));
+  absl::Status unlisted = Checkpoint::Open(absl::StrCat(kDir, "unlisted_tensor")).status();
+  EXPECT_THAT(unlisted.message(), HasSubstr("holds tensor \"b\", which weight_map does not list"));
+  absl::Status traversal = Checkpoint::Open(absl::StrCat(kDir, "name_dotdot")).status();
+  EXPECT_THAT(traversal.message(), HasSubstr("\"../model-00001-of-00002.safetensors\""));
+}
+
+TEST(CheckpointTest, UnlistedTensorsCanBeLeftOut) {
+  CheckpointOptions options;
+  options.allow_unlisted_tensors = true;
+  ASSERT_OK_AND_ASSIGN(Checkpoint c, Checkpoint::Open(absl::StrCat(kDir, "unlisted_tensor"), options));
+  EXPECT_EQ(c.num_tensors(), 2u);
+  EXPECT_FALSE(c.Find("b").has_value());
+  EXPECT_EQ(c.InShardOrder().size(), 2u);
+  // total_size (40) counts b's bytes, which are left out: a warning.
+  EXPECT_THAT(c.warnings(), ElementsAre(HasSubstr("total_size is 40 but the shards hold 32")));
+}
+
+TEST(CheckpointTest, SingleFilesAndDirectoriesOfOne) {
+  const std::string shard = absl::StrCat(kDir, "valid_two_shards/", kShard1);
+  ASSERT_OK_AND_ASSIGN(Checkpoint file, Checkpoint::Open(shard));
+  EXPECT_FALSE(file.index().has_value());
+  EXPECT_EQ(file.shards()[0].name, kShard1);
+  EXPECT_EQ(file.num_tensors(), 2u);
+
+  const std::string dir = ::testing::TempDir() + "/one_file";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  fs::copy_file(shard, dir + "/weights.safetensors");
+  ASSERT_OK_AND_ASSIGN(Checkpoint only, Checkpoint::Open(dir));
+  EXPECT_EQ(only.shards()[0].name, "weights.safetensors");
+  // model.safetensors wins over any other file.
+  fs::copy_file(absl::StrCat(kDir, "valid_two_shards/", kShard2), dir + "/model.safetensors");
+  ASSERT_OK_AND_ASSIGN(Checkpoint named, Checkpoint::Open(dir));
+  EXPECT_EQ(named.shards()[0].name, "model.safetensors");
+
+  EXPECT_THAT(Checkpoint::Open(dir + "/missing"), HasErrorCode(ErrorCode::kIoError));
+  CheckpointOptions bad_pattern;
+  bad_pattern.filename_pattern = "model.safetensors";
+  EXPECT_THAT(Checkpoint::Open(dir, bad_pattern), HasErrorCode(ErrorCode::kBadArgument));
+}
+
+// The hub cache: snapshots/<revision>/ holds symlinks into blobs/, named by
+// hash. Only the names in the index are constrained, so this loads.
+TEST(CheckpointTest, HubCacheLayoutOfSymlinksLoads) {
+  const std::string root = ::testing::TempDir() + "/hub_cache";
+  fs::remove_all(root);
+  fs::create_directories(root + "/blobs");
+  fs::create_directories(root + "/snapshots/0123abcd");
+  const std::string source = absl::StrCat(kDir, "valid_two_shards/");
+  int blob = 0;
+  for (const char* name : {kIndex, kShard1, kShard2}) {
+    const std::string target = absl::StrCat(root, "/blobs/", "f00d", blob++);
+    fs::copy_file(source + name, target);
+    fs::create_symlink(absl::StrCat("../../blobs/f00d", blob - 1),
+                       absl::StrCat(root, "/snapshots/0123abcd/", name));
+  }
+  ASSERT_OK_AND_ASSIGN(Checkpoint c, Checkpoint::Open(root + "/snapshots/0123abcd"));
+  EXPECT_EQ(c.num_tensors(), 3u);
+  ASSERT_OK_AND_ASSIGN(Checkpoint via_index,
+                       Checkpoint::Open(absl::StrCat(root, "/snapshots/0123abcd/", kIndex)));
+  EXPECT_EQ(via_index.shards()[1].name, kShard2);
+}
+
+TEST(CheckpointTest, IndexSizeLimitIsCheckedBeforeReading) {
+  CheckpointOptions options;
+  options.index.max_index_size = 100;
+  EXPECT_THAT(Checkpoint::Open(absl::StrCat(kDir, "valid_two_shards"), options),
+              HasErrorCode(ErrorCode::kIndexTooLarge));
+}
+
+TEST(FormatFilenamePatternTest, ReplacesSuffix) {
+  EXPECT_THAT(FormatFilenamePattern("model{suffix}.safetensors", "-00001-of-00002"),
+              safetensors::testing::IsOkAndHolds(std::string("model-00001-of-00002.safetensors")));
+  EXPECT_THAT(FormatFilenamePattern("x.safetensors", ""), HasErrorCode(ErrorCode::kBadArgument));
+}
+
+}  // namespace
+}  // namespace safetensors
