@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "parser/error.h"
+#include "parser/status_macros.h"
 
 namespace safetensors {
 namespace {
@@ -80,6 +81,7 @@ AtomicFileWriter::AtomicFileWriter(AtomicFileWriter&& other) noexcept
     : path_(std::move(other.path_)),
       temp_path_(std::move(other.temp_path_)),
       fd_(std::exchange(other.fd_, -1)),
+      finished_(other.finished_),
       committed_(std::exchange(other.committed_, true)) {}
 
 AtomicFileWriter::~AtomicFileWriter() { Abandon(); }
@@ -94,7 +96,7 @@ void AtomicFileWriter::Abandon() {
 absl::Status AtomicFileWriter::Append(absl::string_view bytes) {
   if (fd_ < 0) {
     return MakeError(ErrorCode::kInternal,
-                     absl::StrCat("append to ", QuoteForMessage(temp_path_), " after commit"));
+                     absl::StrCat("append to ", QuoteForMessage(temp_path_), " after finish"));
   }
   while (!bytes.empty()) {
     // One write is at most about 2 GiB on Linux; ask for 1 GiB at a time.
@@ -108,10 +110,11 @@ absl::Status AtomicFileWriter::Append(absl::string_view bytes) {
   return absl::OkStatus();
 }
 
-absl::Status AtomicFileWriter::Commit() {
+absl::Status AtomicFileWriter::Finish() {
+  if (finished_) return absl::OkStatus();
   if (fd_ < 0) {
     return MakeError(ErrorCode::kInternal,
-                     absl::StrCat("commit of ", QuoteForMessage(path_), " twice"));
+                     absl::StrCat("finish of ", QuoteForMessage(path_), " after it was abandoned"));
   }
   absl::Status status;
   if (::fsync(fd_) != 0) {
@@ -122,11 +125,24 @@ absl::Status AtomicFileWriter::Commit() {
   if (status.ok() && closed != 0) {
     status = MakeIoError(errno, absl::StrCat("cannot close ", QuoteForMessage(temp_path_)));
   }
-  if (status.ok() && ::rename(temp_path_.c_str(), path_.c_str()) != 0) {
-    status = MakeIoError(errno, absl::StrCat("cannot rename ", QuoteForMessage(temp_path_),
-                                             " to ", QuoteForMessage(path_)));
-  }
   if (!status.ok()) {
+    Abandon();
+    return status;
+  }
+  finished_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status AtomicFileWriter::Commit() {
+  if (committed_) {
+    return MakeError(ErrorCode::kInternal,
+                     absl::StrCat("commit of ", QuoteForMessage(path_), " twice"));
+  }
+  SAFETENSORS_RETURN_IF_ERROR(Finish());
+  if (::rename(temp_path_.c_str(), path_.c_str()) != 0) {
+    const absl::Status status =
+        MakeIoError(errno, absl::StrCat("cannot rename ", QuoteForMessage(temp_path_), " to ",
+                                        QuoteForMessage(path_)));
     Abandon();
     return status;
   }

@@ -45,9 +45,14 @@ class AtomicFileWriter {
   // Appends `bytes` to the temporary file. Errors: kIoError.
   absl::Status Append(absl::string_view bytes);
 
-  // Flushes the temporary file to disk, renames it over the target and makes
-  // the rename durable. At most once. Errors: kIoError (the target is then
-  // untouched and the temporary removed).
+  // Flushes the temporary file to disk and closes it, without renaming: for a
+  // writer of several files that renames them only once all are complete.
+  // Errors: kIoError (the temporary is then removed).
+  absl::Status Finish();
+
+  // Finishes (if not yet done), renames the temporary file over the target
+  // and makes the rename durable. At most once. Errors: kIoError (the target
+  // is then untouched and the temporary removed).
   absl::Status Commit();
 
   const std::string& path() const { return path_; }
@@ -61,6 +66,7 @@ class AtomicFileWriter {
   std::string path_;
   std::string temp_path_;
   int fd_;
+  bool finished_ = false;
   bool committed_ = false;
 };
 

@@ -11,8 +11,9 @@ APT_PACKAGES=(
 )
 # Pinned on purpose: torch 2.13.0 is the CPU build on this machine's disk; an
 # unpinned torch pulls gigabytes of CUDA. safetensors 0.8.0 is the reference
-# implementation, used only by tests and benchmarks as an oracle.
-PIP_PACKAGES=(torch==2.13.0 safetensors==0.8.0)
+# implementation and huggingface-hub 2.4.0 writes and loads sharded
+# checkpoints: both used only by tests and benchmarks, as oracles.
+PIP_PACKAGES=(torch==2.13.0 safetensors==0.8.0 huggingface-hub==2.4.0)
 
 SUDO=""
 if [[ "$(id -u)" != 0 ]]; then SUDO="sudo"; fi

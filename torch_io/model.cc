@@ -36,7 +36,8 @@ TensorDict StateDict(const torch::nn::Module& model) {
 }
 
 absl::StatusOr<std::map<std::string, std::vector<std::string>>> RemoveDuplicateNames(
-    const TensorDict& state, const std::set<std::string>& preferred_names) {
+    const TensorDict& state, const std::set<std::string>& preferred_names,
+    const std::set<std::string>& discard_names) {
   std::map<std::string, std::vector<std::string>> to_remove;
   for (const std::vector<std::string>& shared : FindSharedTensors(state)) {
     std::vector<std::string> complete;  // sorted, as `shared` is
@@ -55,6 +56,12 @@ absl::StatusOr<std::map<std::string, std::vector<std::string>>> RemoveDuplicateN
                        "torch_shared_tensors for more information. Or open an issue."));
     }
     std::string keep = complete.front();
+    for (const std::string& name : complete) {
+      if (discard_names.count(name) == 0) {
+        keep = name;  // the first complete name not to be discarded
+        break;
+      }
+    }
     for (const std::string& name : complete) {
       if (preferred_names.count(name) != 0) {
         keep = name;  // the first complete name the file has
@@ -113,7 +120,12 @@ absl::Status save_model(const torch::nn::Module& model, const std::string& path,
 absl::StatusOr<LoadModelResult> load_model(torch::nn::Module& model, const std::string& path,
                                            bool strict, const DeviceSpec& device,
                                            const LoadOptions& options) {
-  SAFETENSORS_ASSIGN_OR_RETURN(TensorDict file, load_file(path, device, options));
+  SAFETENSORS_ASSIGN_OR_RETURN(const TensorDict file, load_file(path, device, options));
+  return internal::LoadStateDict(model, file, strict);
+}
+
+absl::StatusOr<LoadModelResult> internal::LoadStateDict(torch::nn::Module& model,
+                                                        const TensorDict& file, bool strict) {
   SAFETENSORS_ASSIGN_OR_RETURN(
       const TensorDict state,
       CallTorch("listing the model's tensors", [&] { return internal::StateDict(model); }));

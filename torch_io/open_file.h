@@ -11,6 +11,8 @@
 
 #include <c10/core/Device.h>
 
+#include "absl/status/statusor.h"
+
 #include "io/file.h"
 #include "parser/header.h"
 #include "torch_io/types.h"
@@ -21,17 +23,27 @@ namespace internal {
 struct OpenFile {
   std::shared_ptr<File> file;
   std::shared_ptr<Mapping> mapping;  // the mmap backend's; null for pread
-  Header header;
+  // Shared: a checkpoint's shards keep their headers in the io::Checkpoint.
+  std::shared_ptr<const Header> header;
   c10::Device device;
   LoadOptions options;
-  std::vector<bool> selected;  // by position in header.tensors(): passes the filter
+  std::vector<bool> selected;  // by position in header->tensors(): passes the filter
 
-  OpenFile(Header h, c10::Device d) : header(std::move(h)), device(d) {}
+  OpenFile(std::shared_ptr<const Header> h, c10::Device d) : header(std::move(h)), device(d) {}
 
   uint64_t FileOffset(const TensorInfo& t) const {
-    return header.data_offset() + t.data_begin;
+    return header->data_offset() + t.data_begin;
   }
 };
+
+// The state of an open, validated file: compiles options.tensor_filter and
+// maps the file for the mmap backend. The caller may narrow `selected`
+// before sharing it.
+// Errors: kBadArgument (filter pattern), kIoError (mapping).
+absl::StatusOr<std::shared_ptr<OpenFile>> MakeOpenFile(std::shared_ptr<File> file,
+                                                             std::shared_ptr<const Header> header,
+                                                             c10::Device device,
+                                                             const LoadOptions& options);
 
 }  // namespace internal
 }  // namespace safetensors

@@ -19,31 +19,47 @@ using internal::MaterializeOnCpu;
 using internal::OpenFile;
 using internal::ToDevice;
 
-absl::StatusOr<SafeOpen> SafeOpen::Open(const std::string& path, const DeviceSpec& device,
-                                        const LoadOptions& options) {
-  SAFETENSORS_ASSIGN_OR_RETURN(const c10::Device resolved, device.Resolve());
-  SAFETENSORS_ASSIGN_OR_RETURN(const internal::TensorFilter filter,
-                               internal::TensorFilter::Compile(options.tensor_filter));
-  SAFETENSORS_ASSIGN_OR_RETURN(std::shared_ptr<File> file, File::Open(path));
-  SAFETENSORS_ASSIGN_OR_RETURN(Header header, ReadHeader(*file, options.parse));
+namespace internal {
 
-  auto open = std::make_shared<OpenFile>(std::move(header), resolved);
+absl::StatusOr<std::shared_ptr<OpenFile>> MakeOpenFile(std::shared_ptr<File> file,
+                                                             std::shared_ptr<const Header> header,
+                                                             c10::Device device,
+                                                             const LoadOptions& options) {
+  SAFETENSORS_ASSIGN_OR_RETURN(const TensorFilter filter,
+                               TensorFilter::Compile(options.tensor_filter));
+  auto open = std::make_shared<OpenFile>(std::move(header), device);
   open->options = options;
-  open->selected.reserve(open->header.tensors().size());
-  for (const TensorInfo& t : open->header.tensors()) {
+  open->selected.reserve(open->header->tensors().size());
+  for (const TensorInfo& t : open->header->tensors()) {
     open->selected.push_back(filter.Selects(t.name));
   }
   if (options.backend == Backend::kMmap) {
     SAFETENSORS_ASSIGN_OR_RETURN(open->mapping, Mapping::Map(*file));
   }
   open->file = std::move(file);
+  return open;
+}
+
+}  // namespace internal
+
+absl::StatusOr<SafeOpen> SafeOpen::Open(const std::string& path, const DeviceSpec& device,
+                                        const LoadOptions& options) {
+  SAFETENSORS_ASSIGN_OR_RETURN(const c10::Device resolved, device.Resolve());
+  // Fail on a bad pattern before any I/O.
+  SAFETENSORS_RETURN_IF_ERROR(internal::TensorFilter::Compile(options.tensor_filter).status());
+  SAFETENSORS_ASSIGN_OR_RETURN(std::shared_ptr<File> file, File::Open(path));
+  SAFETENSORS_ASSIGN_OR_RETURN(Header header, ReadHeader(*file, options.parse));
+  SAFETENSORS_ASSIGN_OR_RETURN(
+      std::shared_ptr<OpenFile> open,
+      internal::MakeOpenFile(std::move(file), std::make_shared<const Header>(std::move(header)),
+                             resolved, options));
   return SafeOpen(std::move(open));
 }
 
 std::vector<std::string> SafeOpen::offset_keys() const {
   std::vector<std::string> names;
   for (size_t i = 0; i < file_->selected.size(); ++i) {
-    if (file_->selected[i]) names.emplace_back(file_->header.tensors()[i].name);
+    if (file_->selected[i]) names.emplace_back(file_->header->tensors()[i].name);
   }
   return names;
 }
@@ -55,15 +71,15 @@ std::vector<std::string> SafeOpen::keys() const {
 }
 
 const std::optional<MetadataEntries>& SafeOpen::metadata() const {
-  return file_->header.metadata();
+  return file_->header->metadata();
 }
 
-const Header& SafeOpen::header() const { return file_->header; }
+const Header& SafeOpen::header() const { return *file_->header; }
 
 absl::StatusOr<const TensorInfo*> SafeOpen::Lookup(absl::string_view name) const {
-  const TensorInfo* info = file_->header.Find(name);
+  const TensorInfo* info = file_->header->Find(name);
   if (info == nullptr ||
-      !file_->selected[static_cast<size_t>(info - file_->header.tensors().data())]) {
+      !file_->selected[static_cast<size_t>(info - file_->header->tensors().data())]) {
     return MakeError(ErrorCode::kTensorNotFound,
                      absl::StrCat("no tensor named ", QuoteForMessage(name), " in ",
                                   QuoteForMessage(file_->file->path())));
@@ -83,10 +99,10 @@ absl::StatusOr<TensorDict> SafeOpen::get_tensors() const {
   std::vector<ReadJob> jobs;
   uint64_t total = 0;
   TensorDict tensors;
-  tensors.reserve(f.header.tensors().size());
-  for (size_t i = 0; i < f.header.tensors().size(); ++i) {
+  tensors.reserve(f.header->tensors().size());
+  for (size_t i = 0; i < f.header->tensors().size(); ++i) {
     if (!f.selected[i]) continue;
-    const TensorInfo& t = f.header.tensors()[i];
+    const TensorInfo& t = f.header->tensors()[i];
     SAFETENSORS_ASSIGN_OR_RETURN(at::Tensor tensor,
                                  MaterializeOnCpu(f, t, /*read=*/!bulk_read));
     if (bulk_read) {

@@ -63,6 +63,7 @@ class SafeOpen {
   absl::StatusOr<TensorSlice> get_slice(absl::string_view name) const;
 
  private:
+  friend class CheckpointReader;  // opens each shard from its validated header
   explicit SafeOpen(std::shared_ptr<const internal::OpenFile> file)
       : file_(std::move(file)) {}
   absl::StatusOr<const TensorInfo*> Lookup(absl::string_view name) const;

@@ -1,5 +1,7 @@
 #include "torch_io/save.h"
 
+#include "torch_io/save_internal.h"
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "io/atomic_file.h"
@@ -109,18 +111,30 @@ absl::StatusOr<std::string> save(const TensorDict& tensors,
   return bytes;
 }
 
-absl::Status save_file(const TensorDict& tensors, const std::string& path,
-                       const std::optional<MetadataEntries>& metadata) {
-  SAFETENSORS_ASSIGN_OR_RETURN(internal::PreparedSave prepared,
-                               internal::Prepare(tensors, metadata));
+namespace internal {
+
+absl::StatusOr<AtomicFileWriter> WriteToTemporary(const TensorDict& tensors,
+                                                  const std::string& path,
+                                                  const std::optional<MetadataEntries>& metadata) {
+  SAFETENSORS_ASSIGN_OR_RETURN(PreparedSave prepared, Prepare(tensors, metadata));
   SAFETENSORS_ASSIGN_OR_RETURN(AtomicFileWriter writer, AtomicFileWriter::Create(path));
   SAFETENSORS_RETURN_IF_ERROR(writer.Append(prepared.header.bytes));
   for (const at::Tensor& t : prepared.in_file_order) {
-    SAFETENSORS_ASSIGN_OR_RETURN(at::Tensor cpu, internal::OnCpu(t));
+    SAFETENSORS_ASSIGN_OR_RETURN(at::Tensor cpu, OnCpu(t));
     // Straight from the tensor's memory: no staging copy.
     SAFETENSORS_RETURN_IF_ERROR(writer.Append(
         absl::string_view(static_cast<const char*>(cpu.data_ptr()), cpu.nbytes())));
   }
+  SAFETENSORS_RETURN_IF_ERROR(writer.Finish());
+  return writer;
+}
+
+}  // namespace internal
+
+absl::Status save_file(const TensorDict& tensors, const std::string& path,
+                       const std::optional<MetadataEntries>& metadata) {
+  SAFETENSORS_ASSIGN_OR_RETURN(AtomicFileWriter writer,
+                               internal::WriteToTemporary(tensors, path, metadata));
   return writer.Commit();
 }
 
