@@ -111,6 +111,36 @@ absl::StatusOr<std::string> FormatFilenamePattern(absl::string_view pattern,
   return absl::StrCat(pattern.substr(0, at), suffix, pattern.substr(at + kSuffixField.size()));
 }
 
+absl::StatusOr<std::string> IndexPathOf(const std::string& path,
+                                        const CheckpointOptions& options) {
+  SAFETENSORS_ASSIGN_OR_RETURN(const Resolved resolved, Resolve(path, options));
+  if (resolved.index_path.empty()) {
+    return MakeError(ErrorCode::kBadArgument,
+                     absl::StrCat(QuoteForMessage(path), " is a single file, not a sharded checkpoint"));
+  }
+  return resolved.index_path;
+}
+
+absl::StatusOr<CheckpointIndex> ReadCheckpointIndex(const std::string& index_path,
+                                                    const IndexOptions& options) {
+  SAFETENSORS_ASSIGN_OR_RETURN(const std::shared_ptr<File> file, File::Open(index_path));
+  // The limit is checked on the file's size, before a byte is read.
+  if (file->size() > options.max_index_size) {
+    return MakeError(ErrorCode::kIndexTooLarge,
+                     absl::StrCat("index ", QuoteForMessage(index_path), " of ", file->size(),
+                                  " bytes exceeds the limit of ", options.max_index_size,
+                                  " bytes"));
+  }
+  std::string text(static_cast<size_t>(file->size()), '\0');
+  SAFETENSORS_RETURN_IF_ERROR(
+      file->ReadAt(0, absl::MakeSpan(reinterpret_cast<uint8_t*>(text.data()), text.size())));
+  absl::StatusOr<CheckpointIndex> index = ParseCheckpointIndex(text, options);
+  if (!index.ok()) {
+    return AddContext(index.status(), absl::StrCat("index ", QuoteForMessage(index_path)));
+  }
+  return index;
+}
+
 absl::StatusOr<Checkpoint> Checkpoint::Open(const std::string& path,
                                             const CheckpointOptions& options) {
   SAFETENSORS_ASSIGN_OR_RETURN(const Resolved resolved, Resolve(path, options));
@@ -122,22 +152,9 @@ absl::StatusOr<Checkpoint> Checkpoint::Open(const std::string& path,
     checkpoint.shards_.push_back(std::move(shard));
   } else {
     checkpoint.index_path_ = resolved.index_path;
-    SAFETENSORS_ASSIGN_OR_RETURN(const std::shared_ptr<File> file, File::Open(resolved.index_path));
-    // The limit is checked on the file's size, before a byte is read.
-    if (file->size() > options.index.max_index_size) {
-      return MakeError(ErrorCode::kIndexTooLarge,
-                       absl::StrCat("index ", QuoteForMessage(resolved.index_path), " of ",
-                                    file->size(), " bytes exceeds the limit of ",
-                                    options.index.max_index_size, " bytes"));
-    }
-    std::string text(static_cast<size_t>(file->size()), '\0');
-    SAFETENSORS_RETURN_IF_ERROR(file->ReadAt(
-        0, absl::MakeSpan(reinterpret_cast<uint8_t*>(text.data()), text.size())));
-    absl::StatusOr<CheckpointIndex> index = ParseCheckpointIndex(text, options.index);
-    if (!index.ok()) {
-      return AddContext(index.status(), absl::StrCat("index ", QuoteForMessage(resolved.index_path)));
-    }
-    checkpoint.index_ = *std::move(index);
+    SAFETENSORS_ASSIGN_OR_RETURN(CheckpointIndex index,
+                                 ReadCheckpointIndex(resolved.index_path, options.index));
+    checkpoint.index_ = std::move(index);
     const std::string dir = DirectoryOf(resolved.index_path);
     checkpoint.shards_.reserve(checkpoint.index_->shards().size());
     for (const std::string& name : checkpoint.index_->shards()) {

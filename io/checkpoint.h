@@ -106,6 +106,17 @@ class Checkpoint {
   uint64_t tensor_bytes_ = 0;
 };
 
+// The index a sharded checkpoint at `path` (resolved as Checkpoint::Open
+// does) is read from. Errors: kBadArgument when `path` is not a sharded
+// checkpoint; Checkpoint::Open's resolution errors.
+absl::StatusOr<std::string> IndexPathOf(const std::string& path,
+                                        const CheckpointOptions& options = {});
+
+// The validated index at `index_path`; its size is checked against the limit
+// before it is read. Errors: kIoError, kIndexTooLarge, ParseCheckpointIndex's.
+absl::StatusOr<CheckpointIndex> ReadCheckpointIndex(const std::string& index_path,
+                                                    const IndexOptions& options = {});
+
 // "model{suffix}.safetensors" with `suffix` in place of "{suffix}".
 // Errors: kBadArgument when `pattern` has no "{suffix}".
 absl::StatusOr<std::string> FormatFilenamePattern(absl::string_view pattern,

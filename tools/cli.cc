@@ -13,14 +13,15 @@ Validate and look into safetensors files. Untrusted files are safe: every
 command validates the whole header before anything else.
 
 commands:
-  check FILE...              validate files without loading tensors
-  inspect FILE               metadata and a table of tensors (reads the header only)
+  check FILE...              validate files or checkpoints without loading tensors
+  inspect FILE               metadata and a table of tensors (reads headers only)
   dump FILE NAME             a tensor's values and statistics
-  diff A B                   compare two files' tensors
+  diff A B                   compare two files' or checkpoints' tensors
+FILE is a .safetensors file, or a checkpoint: a model.safetensors.index.json
+or a directory holding one (or holding one .safetensors file).
 exit codes: 0 fine, 1 invalid/different/not found, 2 usage or I/O error.
 `safetensors COMMAND --help` describes each command.
 )";
-
 
 }  // namespace
 

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -18,6 +19,7 @@
 #include "parser/status_matchers.h"
 #include "testdata/test_files.h"
 #include "tools/value_commands.h"
+#include "torch_io/checkpoint.h"
 #include "torch_io/safetensors.h"
 
 namespace safetensors {
@@ -249,6 +251,99 @@ TEST(CliTest, FileControlledTextNeverReachesTheTerminalRaw) {
   // A file name from the command line is escaped as well.
   const Result missing = RunCli({"check", "no\x1b[2Jfile"});
   EXPECT_FALSE(raw_control(missing.out)) << missing.out;
+}
+
+constexpr char kCheckpoints[] = "testdata/checkpoints/";
+
+// check on every case of testdata/checkpoints: the manifest's verdict, with
+// per-shard results in --json, through a directory and through its index.
+TEST(CliTest, CheckValidatesCheckpointsWithPerShardResults) {
+  int cases = 0;
+  for (const auto& row : ReadTsv(std::string(kCheckpoints) + "manifest.tsv")) {
+    SCOPED_TRACE(row[0]);
+    ++cases;
+    const Result r = RunCli({"check", "--json", std::string(kCheckpoints) + row[0]});
+    ASSERT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+    if (row[1] == "OK") {
+      EXPECT_EQ(r.code, kExitOk) << r.out;
+      EXPECT_THAT(r.out, HasSubstr("\"ok\":true,\"code\":null"));
+    } else {
+      EXPECT_EQ(r.code, row[1] == "IoError" ? kExitUsage : kExitProblem) << r.out;
+      EXPECT_THAT(r.out, HasSubstr(absl::StrCat("\"code\":\"", row[1], "\"")));
+    }
+    EXPECT_THAT(r.out, HasSubstr("\"shards\":["));
+  }
+  EXPECT_GE(cases, 35);
+  const Result ok = RunCli({"check", std::string(kCheckpoints) + "valid_two_shards/model.safetensors.index.json"});
+  EXPECT_EQ(ok.code, kExitOk);
+  EXPECT_THAT(ok.out, HasSubstr(": OK, checkpoint of 2 shards, 3 tensors"));
+  EXPECT_THAT(ok.out, HasSubstr("  shard model-00002-of-00002.safetensors: OK, 1 tensors"));
+  // A missing shard: the checkpoint is invalid, and the shard that is there
+  // is reported fine.
+  const Result missing = RunCli({"check", "--json", std::string(kCheckpoints) + "missing_shard"});
+  EXPECT_THAT(missing.out, HasSubstr("{\"file\":\"model-00001-of-00002.safetensors\",\"ok\":true"));
+  EXPECT_THAT(missing.out, HasSubstr("{\"file\":\"model-00002-of-00002.safetensors\",\"ok\":false,\"code\":\"IoError\""));
+}
+
+TEST(CliTest, CheckStrictWarnsWhenTotalSizeDisagrees) {
+  const std::string dir = ::testing::TempDir() + "/total_size";
+  std::filesystem::remove_all(dir);
+  std::filesystem::copy(std::string(kCheckpoints) + "valid_two_shards", dir);
+  {
+    std::ofstream(dir + "/model.safetensors.index.json")
+        << R"({"metadata": {"total_size": 41}, "weight_map": {"a": "model-00001-of-00002.safetensors", )"
+           R"("b": "model-00001-of-00002.safetensors", "c": "model-00002-of-00002.safetensors"}})";
+  }
+  EXPECT_EQ(RunCli({"check", dir}).code, kExitOk);
+  const Result strict = RunCli({"check", "--strict", dir});
+  EXPECT_EQ(strict.code, kExitOk);
+  EXPECT_THAT(strict.out, HasSubstr("warning: index metadata total_size is 41 but the shards hold 40"));
+  EXPECT_EQ(RunCli({"check", "--strict=error", dir}).code, kExitProblem);
+}
+
+TEST(CliTest, InspectShowsShardsAndAShardColumn) {
+  const Result r = RunCli({"inspect", std::string(kCheckpoints) + "valid_metadata_strings"});
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("; 2 shards, 40 bytes of tensors)"));
+  EXPECT_THAT(r.out, HasSubstr("\"lm_head.weight\": \"a\""));
+  EXPECT_THAT(r.out, HasSubstr("model-00002-of-00002.safetensors                 1 tensors"));
+  EXPECT_THAT(r.out, HasSubstr("OFFSET  SHARD\n"));
+  EXPECT_THAT(r.out, HasSubstr("16               0  model-00002-of-00002.safetensors\n"));
+  const Result json = RunCli({"inspect", "--json", std::string(kCheckpoints) + "valid_two_shards"});
+  EXPECT_THAT(json.out, HasSubstr("\"offset\":0,\"shard\":\"model-00002-of-00002.safetensors\"}"));
+  EXPECT_THAT(json.out, HasSubstr("\"totals\":{\"tensors\":3,"));
+  EXPECT_EQ(RunCli({"inspect", std::string(kCheckpoints) + "name_absolute"}).code, kExitProblem);
+}
+
+TEST(CliTest, DiffComparesCheckpointsTensorByTensor) {
+  // The same tensors, sharded two ways and as one file: identical.
+  ASSERT_OK_AND_ASSIGN(TensorDict tensors, load(ReadTestFile(kExample)));
+  const std::string one = ::testing::TempDir() + "/diff_one", two = ::testing::TempDir() + "/diff_two";
+  for (const std::string& dir : {one, two}) {
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+  }
+  SaveCheckpointOptions sharded;
+  sharded.max_shard_size = 100;
+  ASSERT_OK(save_torch_state_dict(tensors, one, sharded));
+  ASSERT_OK(save_torch_state_dict(tensors, two));
+  EXPECT_THAT(RunCli({"diff", one, two}).out, HasSubstr("metadata differs"));  // total_size vs format
+  Result same = RunCli({"diff", one, one + "/model.safetensors.index.json"});
+  EXPECT_EQ(same.code, kExitOk) << same.out;
+  EXPECT_THAT(same.out, HasSubstr("identical: 4 tensors"));
+  // One value changed in one shard of a copy.
+  TensorDict changed = tensors;
+  changed["fc2.bias"] = tensors["fc2.bias"].clone().add(0.25);
+  const std::string three = ::testing::TempDir() + "/diff_three";
+  std::filesystem::remove_all(three);
+  std::filesystem::create_directories(three);
+  ASSERT_OK(save_torch_state_dict(changed, three, sharded));
+  const Result r = RunCli({"diff", one, three});
+  EXPECT_EQ(r.code, kExitProblem);
+  EXPECT_THAT(r.out, HasSubstr("values differ: \"fc2.bias\": max abs difference 0.25"));
+  const Result dump = RunCli({"dump", three, "fc2.bias"});
+  EXPECT_EQ(dump.code, kExitOk) << dump.err;
+  EXPECT_THAT(dump.out, HasSubstr("shape: [3]"));
 }
 
 TEST(CliTest, HelpAndUsage) {

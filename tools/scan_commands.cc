@@ -1,19 +1,25 @@
 #include "tools/scan_commands.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <map>
 #include <optional>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "io/checkpoint.h"
 #include "io/header_file.h"
 #include "io/tensor_filter.h"
 #include "parser/dtype.h"
 #include "parser/error.h"
+#include "parser/checkpoint_index.h"
 #include "parser/header.h"
 #include "parser/json_string.h"
 #include "parser/lint.h"
+#include "parser/status_macros.h"
 #include "tools/cli_util.h"
 
 namespace safetensors {
@@ -25,17 +31,24 @@ constexpr char kCheckUsage[] = R"(usage: safetensors check [--json] [--strict[=w
 
 Validates each file's header and layout exactly as the reference
 implementation does, plus this project's stricter rules, reading only the
-header. --json prints one object per file per line: file, ok, code,
-reference_class, message, tensors, bytes, warnings. --strict (=warn) also
+header. A FILE that is a directory or a model.safetensors.index.json is a
+checkpoint: its index and every shard are validated, and the rules across
+shards checked (each shard named exists, holds what weight_map says, nothing
+unlisted, no tensor twice). --json prints one object per file per line: file,
+ok, code, reference_class, message, tensors, bytes, warnings, and for a
+checkpoint "shards" with one such object per shard. --strict (=warn) also
 reports hygiene issues the format tolerates: a header not padded to 8 bytes,
 unknown fields, tensors not in the canonical writer's order, data misaligned
-for its dtype; --strict=error fails on them.
+for its dtype, a checkpoint whose total_size differs from its shards' data;
+--strict=error fails on them.
 exit: 0 all valid, 1 any invalid (or warnings with --strict=error), 2 usage/I-O.
 )";
 
 constexpr char kInspectUsage[] = R"(usage: safetensors inspect [--json] [--filter REGEX] FILE
 
-Prints the metadata, a table of tensors (name, dtype, shape, size, offset) and
+FILE is a .safetensors file, or a checkpoint (a directory or an index).
+Prints the metadata, for a checkpoint its shards, a table of tensors (name,
+dtype, shape, size, offset, and shard for a checkpoint) and
 totals (count, parameters, bytes by dtype). Reads only the header, so a
 multi-gigabyte file takes no longer than a small one. --filter keeps tensors
 whose name the RE2 pattern matches (anywhere; anchor with ^ and $).
@@ -49,17 +62,61 @@ struct CheckResult {
   uint64_t tensors = 0;
   uint64_t bytes = 0;
   std::vector<std::string> warnings;
+  // A checkpoint's shards, each checked on its own.
+  bool is_checkpoint = false;
+  std::vector<CheckResult> shards;
 };
 
-CheckResult CheckFile(const std::string& path, bool strict) {
+// A directory or an index is a checkpoint; any other path one file.
+bool IsCheckpointPath(const std::string& path) {
+  struct stat st;
+  return absl::EndsWith(path, ".index.json") ||
+         (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode));
+}
+
+CheckResult CheckFile(const std::string& shown, const std::string& path, bool strict) {
   CheckResult result;
-  result.file = path;
-  absl::StatusOr<Header> header = ReadHeaderFile(ResolvePath(path));
+  result.file = shown;
+  absl::StatusOr<Header> header = ReadHeaderFile(path);
   result.status = header.status();
   if (!header.ok()) return result;
   result.tensors = header->tensors().size();
   result.bytes = header->file_size();
   if (strict) result.warnings = HygieneWarnings(*header);
+  return result;
+}
+
+// The whole checkpoint's verdict, and each shard's: from the validated
+// checkpoint, or, when it is invalid, from each shard the index names.
+CheckResult CheckCheckpoint(const std::string& shown, const std::string& path, bool strict) {
+  CheckResult result;
+  result.file = shown;
+  result.is_checkpoint = true;
+  absl::StatusOr<Checkpoint> checkpoint = Checkpoint::Open(path);
+  result.status = checkpoint.status();
+  if (checkpoint.ok()) {
+    result.tensors = checkpoint->num_tensors();
+    for (const CheckpointShard& shard : checkpoint->shards()) {
+      CheckResult r;
+      r.file = shard.name;
+      r.tensors = shard.header.tensors().size();
+      r.bytes = shard.header.file_size();
+      if (strict) r.warnings = HygieneWarnings(shard.header);
+      result.bytes += r.bytes;
+      result.shards.push_back(std::move(r));
+    }
+    if (strict) result.warnings = checkpoint->warnings();
+    return result;
+  }
+  // Which shards are fine on their own, when the index itself is.
+  absl::StatusOr<std::string> index_path = IndexPathOf(path);
+  if (!index_path.ok()) return result;
+  absl::StatusOr<CheckpointIndex> index = ReadCheckpointIndex(*index_path);
+  if (!index.ok()) return result;
+  const std::string dir = index_path->substr(0, index_path->rfind('/') + 1);
+  for (const std::string& name : index->shards()) {
+    result.shards.push_back(CheckFile(name, dir + name, strict));
+  }
   return result;
 }
 
@@ -80,7 +137,31 @@ std::string CheckJson(const CheckResult& r) {
   for (size_t i = 0; i < r.warnings.size(); ++i) {
     absl::StrAppend(&json, i ? "," : "", JsonStringForTerminal(r.warnings[i]));
   }
-  return json + "]}";
+  json += "]";
+  if (r.is_checkpoint) {
+    json += ",\"shards\":[";
+    for (size_t i = 0; i < r.shards.size(); ++i) {
+      absl::StrAppend(&json, i ? "," : "", CheckJson(r.shards[i]));
+    }
+    json += "]";
+  }
+  return json + "}";
+}
+
+// "OK, 3 tensors, 96 bytes", "INVALID [Code; reference: Class]: message" or
+// "ERROR: message".
+std::string Verdict(const CheckResult& r) {
+  if (r.status.ok()) {
+    return absl::StrCat("OK, ", r.is_checkpoint ? absl::StrCat("checkpoint of ", r.shards.size(), " shards, ") : "",
+                        r.tensors, " tensors, ", r.bytes, " bytes");
+  }
+  if (IsIoError(r.status)) return absl::StrCat("ERROR: ", r.status.message());
+  const ErrorCode code = *GetErrorCode(r.status);
+  std::string text = absl::StrCat("INVALID [", ErrorCodeName(code));
+  if (!ReferenceErrorClass(code).empty()) {
+    absl::StrAppend(&text, "; reference: ", ReferenceErrorClass(code));
+  }
+  return absl::StrCat(text, "]: ", r.status.message());
 }
 
 }  // namespace
@@ -105,32 +186,90 @@ int Check(const std::vector<std::string>& args, std::ostream& out, std::ostream&
   }
   bool any_invalid = false, any_io = false, any_warning = false;
   for (const std::string& file : parsed->positional) {
-    const CheckResult r = CheckFile(file, strict);
+    const std::string path = ResolvePath(file);
+    const CheckResult r =
+        IsCheckpointPath(path) ? CheckCheckpoint(file, path, strict) : CheckFile(file, path, strict);
     any_io |= IsIoError(r.status);
     any_invalid |= !r.status.ok() && !IsIoError(r.status);
     any_warning |= !r.warnings.empty();
+    for (const CheckResult& shard : r.shards) any_warning |= !shard.warnings.empty();
     if (json) {
       out << CheckJson(r) << "\n";
       continue;
     }
     const std::string shown = EscapeText(file);
-    if (r.status.ok()) {
-      out << shown << ": OK, " << r.tensors << " tensors, " << r.bytes << " bytes\n";
-    } else if (IsIoError(r.status)) {
-      out << shown << ": ERROR: " << r.status.message() << "\n";
-    } else {
-      const ErrorCode code = *GetErrorCode(r.status);
-      out << shown << ": INVALID [" << ErrorCodeName(code);
-      if (!ReferenceErrorClass(code).empty()) out << "; reference: " << ReferenceErrorClass(code);
-      out << "]: " << r.status.message() << "\n";
-    }
+    out << shown << ": " << Verdict(r) << "\n";
     for (const std::string& w : r.warnings) out << shown << ": warning: " << w << "\n";
+    for (const CheckResult& shard : r.shards) {
+      const std::string shard_shown = EscapeText(shard.file);
+      out << "  shard " << shard_shown << ": " << Verdict(shard) << "\n";
+      for (const std::string& w : shard.warnings) {
+        out << "  shard " << shard_shown << ": warning: " << w << "\n";
+      }
+    }
   }
   if (any_io) return kExitUsage;
   if (any_invalid || (strict_mode == "error" && any_warning)) return kExitProblem;
   return kExitOk;
 }
 
+namespace {
+
+// What inspect shows of a file or a checkpoint.
+struct InspectView {
+  std::optional<Header> file;             // a single file
+  std::optional<Checkpoint> checkpoint;   // or a checkpoint
+  struct Row {
+    const TensorInfo* tensor;
+    const std::string* shard;  // null for a single file
+  };
+  std::vector<Row> rows;
+  // The file's __metadata__ or the index's metadata (numbers as text).
+  std::optional<MetadataEntries> metadata;
+};
+
+absl::StatusOr<InspectView> ReadForInspect(const std::string& path, const TensorFilter& filter) {
+  InspectView view;
+  if (IsCheckpointPath(path)) {
+    SAFETENSORS_ASSIGN_OR_RETURN(Checkpoint checkpoint, Checkpoint::Open(path));
+    view.checkpoint.emplace(std::move(checkpoint));
+    for (const Checkpoint::Location& l : view.checkpoint->InShardOrder()) {
+      if (filter.Selects(l.info->name)) {
+        view.rows.push_back({l.info, &view.checkpoint->shards()[l.shard].name});
+      }
+    }
+    if (view.checkpoint->index().has_value()) {
+      MetadataEntries entries;
+      for (const IndexMetadataEntry& e : view.checkpoint->index()->metadata()) {
+        entries.emplace_back(e.key, e.value);
+      }
+      view.metadata = std::move(entries);
+    } else {
+      view.metadata = view.checkpoint->shards()[0].header.metadata();
+    }
+    return view;
+  }
+  SAFETENSORS_ASSIGN_OR_RETURN(Header header, ReadHeaderFile(path));
+  view.file.emplace(std::move(header));
+  for (const TensorInfo& t : view.file->tensors()) {
+    if (filter.Selects(t.name)) view.rows.push_back({&t, nullptr});
+  }
+  view.metadata = view.file->metadata();
+  return view;
+}
+
+std::string MetadataJson(const std::optional<MetadataEntries>& metadata) {
+  if (!metadata.has_value()) return "null";
+  std::string json = "{";
+  for (size_t i = 0; i < metadata->size(); ++i) {
+    const auto& [key, value] = (*metadata)[i];
+    absl::StrAppend(&json, i ? "," : "", JsonStringForTerminal(key), ":",
+                    JsonStringForTerminal(value));
+  }
+  return json + "}";
+}
+
+}  // namespace
 
 int Inspect(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   absl::StatusOr<Args> parsed = ParseArgs(args, {"filter"}, {"json", "help"});
@@ -147,17 +286,15 @@ int Inspect(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   const std::string& file = parsed->positional[0];
   absl::StatusOr<TensorFilter> filter = TensorFilter::Compile(parsed->flags["filter"]);
   if (!filter.ok()) return ReportError(file, filter.status(), err);
-  absl::StatusOr<Header> read = ReadHeaderFile(ResolvePath(file));
+  absl::StatusOr<InspectView> read = ReadForInspect(ResolvePath(file), *filter);
   if (!read.ok()) return ReportError(file, read.status(), err);
-  const Header& header = *read;
-  std::vector<const TensorInfo*> tensors;
-  for (const TensorInfo& t : header.tensors()) {
-    if (filter->Selects(t.name)) tensors.push_back(&t);
-  }
+  const InspectView& view = *read;
+  const bool sharded = view.checkpoint.has_value();
 
   uint64_t parameters = 0, bytes = 0;
   std::map<std::string, std::pair<uint64_t, uint64_t>> by_dtype;  // bytes, count
-  for (const TensorInfo* t : tensors) {
+  for (const InspectView::Row& row : view.rows) {
+    const TensorInfo* t = row.tensor;
     parameters += t->num_elements();
     bytes += t->num_bytes();
     auto& entry = by_dtype[std::string(DtypeName(t->dtype))];
@@ -165,27 +302,38 @@ int Inspect(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     entry.second += 1;
   }
   if (parsed->flags.count("json")) {
-    std::string json = absl::StrCat("{\"file\":", JsonStringForTerminal(file),
-                                    ",\"file_size\":", header.file_size(),
-                                    ",\"header_size\":", header.header_size(), ",\"metadata\":");
-    if (!header.metadata().has_value()) {
-      json += "null";
-    } else {
-      json += "{";
-      for (size_t i = 0; i < header.metadata()->size(); ++i) {
-        const auto& [key, value] = (*header.metadata())[i];
-        absl::StrAppend(&json, i ? "," : "", JsonStringForTerminal(key), ":", JsonStringForTerminal(value));
+    std::string json;
+    if (sharded) {
+      json = absl::StrCat("{\"checkpoint\":", JsonStringForTerminal(file), ",\"index\":",
+                          view.checkpoint->index_path().empty()
+                              ? "null"
+                              : JsonStringForTerminal(view.checkpoint->index_path()),
+                          ",\"metadata\":", MetadataJson(view.metadata), ",\"shards\":[");
+      for (size_t i = 0; i < view.checkpoint->shards().size(); ++i) {
+        const CheckpointShard& shard = view.checkpoint->shards()[i];
+        absl::StrAppend(&json, i ? "," : "", "{\"file\":", JsonStringForTerminal(shard.name),
+                        ",\"file_size\":", shard.header.file_size(),
+                        ",\"header_size\":", shard.header.header_size(),
+                        ",\"tensors\":", shard.header.tensors().size(), "}");
       }
-      json += "}";
+      json += "]";
+    } else {
+      json = absl::StrCat("{\"file\":", JsonStringForTerminal(file),
+                          ",\"file_size\":", view.file->file_size(),
+                          ",\"header_size\":", view.file->header_size(),
+                          ",\"metadata\":", MetadataJson(view.metadata));
     }
     json += ",\"tensors\":[";
-    for (size_t i = 0; i < tensors.size(); ++i) {
-      const TensorInfo& t = *tensors[i];
-      absl::StrAppend(&json, i ? "," : "", "{\"name\":", JsonStringForTerminal(t.name), ",\"dtype\":\"",
-                      DtypeName(t.dtype), "\",\"shape\":", ShapeJson(t.shape),
-                      ",\"bytes\":", t.num_bytes(), ",\"offset\":", t.data_begin, "}");
+    for (size_t i = 0; i < view.rows.size(); ++i) {
+      const TensorInfo& t = *view.rows[i].tensor;
+      absl::StrAppend(&json, i ? "," : "", "{\"name\":", JsonStringForTerminal(t.name),
+                      ",\"dtype\":\"", DtypeName(t.dtype), "\",\"shape\":", ShapeJson(t.shape),
+                      ",\"bytes\":", t.num_bytes(), ",\"offset\":", t.data_begin,
+                      sharded ? absl::StrCat(",\"shard\":", JsonStringForTerminal(*view.rows[i].shard))
+                              : "",
+                      "}");
     }
-    absl::StrAppend(&json, "],\"totals\":{\"tensors\":", tensors.size(),
+    absl::StrAppend(&json, "],\"totals\":{\"tensors\":", view.rows.size(),
                     ",\"parameters\":", parameters, ",\"bytes\":", bytes, ",\"bytes_by_dtype\":{");
     bool first = true;
     for (const auto& [dtype, entry] : by_dtype) {
@@ -195,37 +343,54 @@ int Inspect(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     out << json << "}}}\n";
     return kExitOk;
   }
-  out << "file: " << EscapeText(file) << " (" << header.file_size() << " bytes; header " << header.header_size()
-      << " bytes, data from byte " << header.data_offset() << ")\n";
-  if (header.metadata().has_value()) {
+  if (sharded) {
+    const Checkpoint& c = *view.checkpoint;
+    out << "checkpoint: " << EscapeText(file) << " ("
+        << (c.index_path().empty() ? "no index" : "index " + EscapeText(c.index_path())) << "; "
+        << c.shards().size() << " shards, " << c.tensor_bytes() << " bytes of tensors)\n";
+  } else {
+    const Header& header = *view.file;
+    out << "file: " << EscapeText(file) << " (" << header.file_size() << " bytes; header "
+        << header.header_size() << " bytes, data from byte " << header.data_offset() << ")\n";
+  }
+  if (view.metadata.has_value()) {
     out << "metadata:\n";
-    for (const auto& [key, value] : *header.metadata()) {
+    for (const auto& [key, value] : *view.metadata) {
       out << "  " << QuoteForMessage(key) << ": " << QuoteForMessage(value) << "\n";
     }
   } else {
     out << "metadata: none\n";
   }
+  if (sharded) {
+    out << "shards:\n";
+    for (const CheckpointShard& shard : view.checkpoint->shards()) {
+      out << absl::StrFormat("  %-40s  %8d tensors  %14d bytes\n", EscapeText(shard.name),
+                             shard.header.tensors().size(), shard.header.file_size());
+    }
+  }
   // Names are file-controlled: escaped, so that no name can move the cursor,
   // recolour the terminal or hide another row.
-  std::vector<std::string> names;
-  names.reserve(tensors.size());
-  for (const TensorInfo* t : tensors) names.push_back(EscapeText(t->name));
+  std::vector<std::string> names, shards;
+  for (const InspectView::Row& row : view.rows) {
+    names.push_back(EscapeText(row.tensor->name));
+    if (sharded) shards.push_back(EscapeText(*row.shard));
+  }
   size_t name_width = 4, shape_width = 5;
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    const TensorInfo* t = tensors[i];
+  for (size_t i = 0; i < view.rows.size(); ++i) {
     name_width = std::max(name_width, std::min<size_t>(names[i].size(), 60));
-    shape_width = std::max(shape_width, ShapeText(t->shape).size());
+    shape_width = std::max(shape_width, ShapeText(view.rows[i].tensor->shape).size());
   }
-  out << absl::StrFormat("%-*s  %-11s  %-*s  %14s  %14s\n", static_cast<int>(name_width), "NAME",
-                         "DTYPE", static_cast<int>(shape_width), "SHAPE", "BYTES", "OFFSET");
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    const TensorInfo* t = tensors[i];
-    out << absl::StrFormat("%-*s  %-11s  %-*s  %14d  %14d\n", static_cast<int>(name_width),
-                           names[i], DtypeName(t->dtype),
-                           static_cast<int>(shape_width), ShapeText(t->shape), t->num_bytes(),
-                           t->data_begin);
+  out << absl::StrFormat("%-*s  %-11s  %-*s  %14s  %14s%s\n", static_cast<int>(name_width), "NAME",
+                         "DTYPE", static_cast<int>(shape_width), "SHAPE", "BYTES", "OFFSET",
+                         sharded ? "  SHARD" : "");
+  for (size_t i = 0; i < view.rows.size(); ++i) {
+    const TensorInfo* t = view.rows[i].tensor;
+    out << absl::StrFormat("%-*s  %-11s  %-*s  %14d  %14d%s\n", static_cast<int>(name_width),
+                           names[i], DtypeName(t->dtype), static_cast<int>(shape_width),
+                           ShapeText(t->shape), t->num_bytes(), t->data_begin,
+                           sharded ? "  " + shards[i] : "");
   }
-  out << "total: " << tensors.size() << " tensors, " << parameters << " parameters, " << bytes
+  out << "total: " << view.rows.size() << " tensors, " << parameters << " parameters, " << bytes
       << " bytes\n";
   for (const auto& [dtype, entry] : by_dtype) {
     out << "  " << dtype << ": " << entry.second << " tensors, " << entry.first << " bytes\n";

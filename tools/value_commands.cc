@@ -16,7 +16,7 @@
 #include "parser/dtype.h"
 #include "parser/error.h"
 #include "tools/cli_util.h"
-#include "torch_io/safe_open.h"
+#include "torch_io/checkpoint.h"
 #include "torch_io/torch_errors.h"
 
 namespace safetensors {
@@ -24,12 +24,15 @@ namespace cli {
 
 constexpr char kDumpUsage[] = R"(usage: safetensors dump [--limit N] FILE NAME
 
+FILE is a .safetensors file or a checkpoint (a directory or an index).
 Prints tensor NAME's first N values (default 10) in row-major order, with
 min, max and mean (over finite values) and NaN/Inf counts.
 )";
 
 constexpr char kDiffUsage[] = R"(usage: safetensors diff A B
 
+A and B are .safetensors files or checkpoints (directories or indexes),
+sharded or not, compared tensor by tensor wherever each tensor lives.
 Lists tensors only in A, only in B, with different dtype or shape, and for
 equal layouts the largest absolute difference; also metadata differences.
 exit: 0 identical, 1 different, 2 usage/I-O.
@@ -76,11 +79,11 @@ int Dump(const std::vector<std::string>& args, std::ostream& out, std::ostream& 
   }
   const std::string& file = parsed->positional[0];
   const std::string& name = parsed->positional[1];
-  absl::StatusOr<SafeOpen> f = safe_open(ResolvePath(file));
+  absl::StatusOr<CheckpointReader> f = open_checkpoint(ResolvePath(file));
   if (!f.ok()) return ReportError(file, f.status(), err);
   absl::StatusOr<at::Tensor> tensor = f->get_tensor(name);
   if (!tensor.ok()) return ReportError(file, tensor.status(), err);
-  const TensorInfo& info = *f->header().Find(name);
+  const TensorInfo& info = *f->checkpoint().Find(name)->info;
   out << "tensor: " << QuoteForMessage(name) << "\ndtype: " << DtypeName(info.dtype)
       << "\nshape: " << ShapeText(info.shape) << "\nelements: " << info.num_elements()
       << "\nbytes: " << info.num_bytes() << "\n";
@@ -135,26 +138,30 @@ int Diff(const std::vector<std::string>& args, std::ostream& out, std::ostream& 
   }
   const std::string& a_path = parsed->positional[0];
   const std::string& b_path = parsed->positional[1];
-  absl::StatusOr<SafeOpen> a = safe_open(ResolvePath(a_path));
+  absl::StatusOr<CheckpointReader> a = open_checkpoint(ResolvePath(a_path));
   if (!a.ok()) return ReportError(a_path, a.status(), err);
-  absl::StatusOr<SafeOpen> b = safe_open(ResolvePath(b_path));
+  absl::StatusOr<CheckpointReader> b = open_checkpoint(ResolvePath(b_path));
   if (!b.ok()) return ReportError(b_path, b.status(), err);
   bool different = false;
+  auto find = [](const CheckpointReader& f, const std::string& name) -> const TensorInfo* {
+    std::optional<Checkpoint::Location> where = f.checkpoint().Find(name);
+    return where.has_value() ? where->info : nullptr;
+  };
   for (const std::string& name : a->keys()) {
-    if (b->header().Find(name) == nullptr) {
+    if (find(*b, name) == nullptr) {
       out << "only in A: " << QuoteForMessage(name) << "\n";
       different = true;
     }
   }
   for (const std::string& name : b->keys()) {
-    if (a->header().Find(name) == nullptr) {
+    if (find(*a, name) == nullptr) {
       out << "only in B: " << QuoteForMessage(name) << "\n";
       different = true;
     }
   }
   for (const std::string& name : a->keys()) {
-    const TensorInfo* ta = a->header().Find(name);
-    const TensorInfo* tb = b->header().Find(name);
+    const TensorInfo* ta = find(*a, name);
+    const TensorInfo* tb = find(*b, name);
     if (tb == nullptr) continue;
     if (ta->dtype != tb->dtype || ta->shape != tb->shape) {
       out << "layout differs: " << QuoteForMessage(name) << ": " << DtypeName(ta->dtype)
