@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ALL=(parse_header_fuzzer header_json_fuzzer load_fuzzer roundtrip_fuzzer)
+ALL=(parse_header_fuzzer header_json_fuzzer load_fuzzer roundtrip_fuzzer index_fuzzer checkpoint_fuzzer)
 seconds=60
 targets=()
 while (($#)); do
@@ -29,7 +29,7 @@ done
 # targets, short choice streams for the structure-aware ones.
 max_len() {
   case "$1" in
-    parse_header_fuzzer|load_fuzzer) echo 65536 ;;
+    parse_header_fuzzer|load_fuzzer|index_fuzzer|checkpoint_fuzzer) echo 65536 ;;
     *) echo 4096 ;;
   esac
 }
