@@ -14,6 +14,7 @@ ABSL_LIBRARIES = {
     "absl/base:core_headers": "absl_core_headers",
     "absl/container:flat_hash_map": "absl_flat_hash_map",
     "absl/container:flat_hash_set": "absl_flat_hash_set",
+    "absl/functional:function_ref": "absl_function_ref",
     "absl/hash:hash": "absl_hash",
     "absl/status:status": "absl_status",
     "absl/status:statusor": "absl_statusor",

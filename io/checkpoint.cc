@@ -5,8 +5,16 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <system_error>
+#include <thread>
 #include <utility>
 
+#include "absl/base/optimization.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "io/header_file.h"
@@ -98,6 +106,94 @@ absl::StatusOr<CheckpointShard> OpenShard(std::string name, std::string path,
   return CheckpointShard{std::move(name), std::move(path), *std::move(file), *std::move(header)};
 }
 
+// Opens and validates shards on helper threads as the index names them, so
+// that shards are parsed while the rest of the index still is (a checkpoint
+// of 163 shards is 163 files to open and parse). Finish() gathers them in
+// shard-number order and reports the first failure in that order, whatever
+// the threads' timing. No thread outlives the object.
+class ShardOpener {
+ public:
+  ShardOpener(std::string dir, const CheckpointOptions& options)
+      : dir_(std::move(dir)), options_(options) {
+    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    for (unsigned i = 1; i < std::min(cores, 8u); ++i) {
+      try {
+        helpers_.emplace_back([this] { Work(); });
+      } catch (const std::system_error&) {
+        break;  // fewer threads, same work
+      }
+    }
+  }
+  ShardOpener(const ShardOpener&) = delete;
+  ShardOpener& operator=(const ShardOpener&) = delete;
+  ~ShardOpener() { Stop(); }
+
+  void Add(uint32_t number, std::string name) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      queue_.emplace_back(number, std::move(name));
+    }
+    wake_.notify_one();
+  }
+
+  // The `count` shards numbered 0..count-1, each opened and validated.
+  absl::StatusOr<std::vector<CheckpointShard>> Finish(size_t count) {
+    Stop();
+    std::vector<CheckpointShard> shards;
+    shards.reserve(count);
+    for (size_t i = 0; i < count; ++i) {
+      if (i >= results_.size() || !results_[i].has_value()) {
+        return MakeError(ErrorCode::kInternal, absl::StrCat("shard ", i, " was never opened"));
+      }
+      if (!results_[i]->ok()) return results_[i]->status();
+      shards.push_back(*std::move(*results_[i]));
+    }
+    return shards;
+  }
+
+ private:
+  // Takes queued shards until the queue is empty and no more will come.
+  void Work() {
+    for (;;) {
+      std::pair<uint32_t, std::string> task;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [this] { return done_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        task = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      absl::StatusOr<CheckpointShard> shard =
+          OpenShard(task.second, absl::StrCat(dir_, "/", task.second), options_);
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (results_.size() <= task.first) results_.resize(task.first + 1);
+      results_[task.first] = std::move(shard);
+    }
+  }
+
+  // No more shards: the caller's thread helps empty the queue, then every
+  // helper is joined.
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (done_) return;
+      done_ = true;
+    }
+    wake_.notify_all();
+    Work();
+    for (std::thread& helper : helpers_) helper.join();
+  }
+
+  const std::string dir_;
+  const CheckpointOptions& options_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::pair<uint32_t, std::string>> queue_;
+  bool done_ = false;
+  std::vector<std::optional<absl::StatusOr<CheckpointShard>>> results_;  // by shard number
+  std::vector<std::thread> helpers_;
+};
+
 }  // namespace
 
 absl::StatusOr<std::string> FormatFilenamePattern(absl::string_view pattern,
@@ -152,73 +248,81 @@ absl::StatusOr<Checkpoint> Checkpoint::Open(const std::string& path,
     checkpoint.shards_.push_back(std::move(shard));
   } else {
     checkpoint.index_path_ = resolved.index_path;
+    ShardOpener opener(DirectoryOf(resolved.index_path), options);
+    IndexOptions index_options = options.index;
+    index_options.on_new_shard = [&opener](uint32_t number, absl::string_view name) {
+      opener.Add(number, std::string(name));
+    };
     SAFETENSORS_ASSIGN_OR_RETURN(CheckpointIndex index,
-                                 ReadCheckpointIndex(resolved.index_path, options.index));
+                                 ReadCheckpointIndex(resolved.index_path, index_options));
     checkpoint.index_ = std::move(index);
-    const std::string dir = DirectoryOf(resolved.index_path);
-    checkpoint.shards_.reserve(checkpoint.index_->shards().size());
-    for (const std::string& name : checkpoint.index_->shards()) {
-      SAFETENSORS_ASSIGN_OR_RETURN(CheckpointShard shard,
-                                   OpenShard(name, absl::StrCat(dir, "/", name), options));
-      checkpoint.shards_.push_back(std::move(shard));
-    }
+    SAFETENSORS_ASSIGN_OR_RETURN(checkpoint.shards_,
+                                 opener.Finish(checkpoint.index_->shards().size()));
   }
   SAFETENSORS_RETURN_IF_ERROR(checkpoint.Validate(options));
   return checkpoint;
 }
 
 absl::Status Checkpoint::Validate(const CheckpointOptions& options) {
-  size_t total = 0;
-  for (const CheckpointShard& shard : shards_) total += shard.header.tensors().size();
-  locations_.reserve(total);
-  for (uint32_t s = 0; s < shards_.size(); ++s) {
-    for (const TensorInfo& t : shards_[s].header.tensors()) {
-      auto [it, added] = locations_.try_emplace(t.name, Location{s, &t});
-      if (!added) {
-        return MakeError(ErrorCode::kTensorInTwoShards,
-                         absl::StrCat("tensor ", QuoteForMessage(t.name), " is in shard ",
-                                      QuoteForMessage(shards_[it->second.shard].name),
-                                      " and in shard ", QuoteForMessage(shards_[s].name)));
+  uint64_t in_shards = 0;
+  for (const CheckpointShard& shard : shards_) in_shards += shard.header.tensors().size();
+  if (!index_.has_value()) {  // one file: its header alone decides
+    num_tensors_ = in_shards;
+    all_listed_ = true;
+    return SumTensorBytes();
+  }
+  // Each weight_map tensor in the shard it names: one lookup each.
+  for (const CheckpointIndex::Entry& entry : index_->weight_map()) {
+    if (ABSL_PREDICT_TRUE(shards_[entry.shard].header.Find(entry.tensor) != nullptr)) continue;
+    std::string elsewhere = " (no shard does)";
+    for (const CheckpointShard& shard : shards_) {
+      if (shard.header.Find(entry.tensor) != nullptr) {
+        elsewhere = absl::StrCat(" (shard ", QuoteForMessage(shard.name), " does)");
+        break;
       }
     }
+    return MakeError(ErrorCode::kTensorNotInShard,
+                     absl::StrCat("weight_map puts tensor ", QuoteForMessage(entry.tensor),
+                                  " in shard ", QuoteForMessage(shards_[entry.shard].name),
+                                  ", which does not hold it", elsewhere));
   }
-  if (!index_.has_value()) return SumTensorBytes();
-
-  for (const CheckpointIndex::Entry& entry : index_->weight_map()) {
-    auto it = locations_.find(entry.tensor);
-    if (it == locations_.end() || it->second.shard != entry.shard) {
-      return MakeError(
-          ErrorCode::kTensorNotInShard,
-          absl::StrCat("weight_map puts tensor ", QuoteForMessage(entry.tensor), " in shard ",
-                       QuoteForMessage(shards_[entry.shard].name), ", which does not hold it",
-                       it == locations_.end()
-                           ? std::string(" (no shard does)")
-                           : absl::StrCat(" (shard ", QuoteForMessage(shards_[it->second.shard].name),
-                                          " does)")));
+  num_tensors_ = index_->weight_map().size();
+  // weight_map's names are distinct and each was found: if the shards hold
+  // no more tensors than that, they hold exactly those, once each.
+  all_listed_ = in_shards == num_tensors_;
+  if (!all_listed_) {
+    absl::flat_hash_map<absl::string_view, uint32_t> seen;
+    seen.reserve(static_cast<size_t>(in_shards));
+    std::vector<const TensorInfo*> unlisted;
+    uint32_t unlisted_shard = 0;
+    for (uint32_t s = 0; s < shards_.size(); ++s) {
+      for (const TensorInfo& t : shards_[s].header.tensors()) {
+        auto [it, added] = seen.try_emplace(t.name, s);
+        if (!added) {
+          return MakeError(ErrorCode::kTensorInTwoShards,
+                           absl::StrCat("tensor ", QuoteForMessage(t.name), " is in shard ",
+                                        QuoteForMessage(shards_[it->second].name),
+                                        " and in shard ", QuoteForMessage(shards_[s].name)));
+        }
+        if (!index_->ShardOf(t.name).has_value()) {
+          if (unlisted.empty()) unlisted_shard = s;
+          unlisted.push_back(&t);
+        }
+      }
     }
-  }
-  if (locations_.size() != index_->weight_map().size()) {
-    std::vector<absl::string_view> unlisted;
-    for (const auto& [name, location] : locations_) {
-      if (!index_->ShardOf(name).has_value()) unlisted.push_back(name);
-    }
-    std::sort(unlisted.begin(), unlisted.end());
     if (!options.allow_unlisted_tensors) {
-      const Location first = locations_[unlisted.front()];
       return MakeError(ErrorCode::kUnlistedTensor,
-                       absl::StrCat("shard ", QuoteForMessage(shards_[first.shard].name),
-                                    " holds tensor ", QuoteForMessage(unlisted.front()),
+                       absl::StrCat("shard ", QuoteForMessage(shards_[unlisted_shard].name),
+                                    " holds tensor ", QuoteForMessage(unlisted.front()->name),
                                     ", which weight_map does not list (", unlisted.size(),
                                     " such tensors in all)"));
     }
-    for (absl::string_view name : unlisted) locations_.erase(name);
   }
   SAFETENSORS_RETURN_IF_ERROR(SumTensorBytes());
   if (std::optional<uint64_t> claimed = index_->total_size(); claimed.has_value()) {
-    const uint64_t held = tensor_bytes_;
-    if (*claimed != held) {
+    if (*claimed != tensor_bytes_) {
       warnings_.push_back(absl::StrCat("index metadata total_size is ", *claimed,
-                                       " but the shards hold ", held,
+                                       " but the shards hold ", tensor_bytes_,
                                        " bytes of tensor data"));
     }
   }
@@ -227,8 +331,15 @@ absl::Status Checkpoint::Validate(const CheckpointOptions& options) {
 
 absl::Status Checkpoint::SumTensorBytes() {
   tensor_bytes_ = 0;
-  for (const auto& [name, location] : locations_) {
-    if (!CheckedAdd(tensor_bytes_, location.info->num_bytes(), &tensor_bytes_)) {
+  // With every tensor listed, a shard's tensors tile its data buffer.
+  std::vector<uint64_t> sizes;
+  if (all_listed_) {
+    for (const CheckpointShard& shard : shards_) sizes.push_back(shard.header.data_size());
+  } else {
+    for (const Location& l : InShardOrder()) sizes.push_back(l.info->num_bytes());
+  }
+  for (uint64_t size : sizes) {
+    if (!CheckedAdd(tensor_bytes_, size, &tensor_bytes_)) {
       return MakeError(ErrorCode::kValidationOverflow,
                        "the shards' tensors hold more bytes than fit in 64 bits");
     }
@@ -237,22 +348,26 @@ absl::Status Checkpoint::SumTensorBytes() {
 }
 
 std::optional<Checkpoint::Location> Checkpoint::Find(absl::string_view name) const {
-  auto it = locations_.find(name);
-  if (it == locations_.end()) return std::nullopt;
-  return it->second;
+  uint32_t shard = 0;
+  if (index_.has_value()) {
+    std::optional<uint32_t> listed = index_->ShardOf(name);
+    if (!listed.has_value()) return std::nullopt;
+    shard = *listed;
+  }
+  const TensorInfo* info = shards_[shard].header.Find(name);
+  if (info == nullptr) return std::nullopt;
+  return Location{shard, info};
 }
 
 std::vector<Checkpoint::Location> Checkpoint::InShardOrder() const {
   std::vector<Location> out;
-  out.reserve(locations_.size());
+  out.reserve(static_cast<size_t>(num_tensors_));
   for (uint32_t s = 0; s < shards_.size(); ++s) {
     for (const TensorInfo& t : shards_[s].header.tensors()) {
-      auto it = locations_.find(t.name);
-      if (it != locations_.end() && it->second.info == &t) out.push_back(it->second);
+      if (all_listed_ || index_->ShardOf(t.name).has_value()) out.push_back(Location{s, &t});
     }
   }
   return out;
 }
-
 
 }  // namespace safetensors

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/base/optimization.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -18,7 +19,35 @@ namespace safetensors {
 std::optional<uint32_t> CheckpointIndex::ShardOf(absl::string_view tensor) const {
   auto it = by_tensor_.find(tensor);
   if (it == by_tensor_.end()) return std::nullopt;
-  return it->second;
+  return weight_map_[*it].shard;
+}
+
+void CheckpointIndex::BuildIndex(internal::DuplicateKeys& duplicates) {
+  by_tensor_ = absl::flat_hash_set<uint32_t, NameHash, NameEq>(
+      weight_map_.size(), NameHash{weight_map_.data()}, NameEq{weight_map_.data()});
+  size_t kept = 0;
+  for (size_t i = 0; i < weight_map_.size(); ++i) {
+    weight_map_[kept] = weight_map_[i];
+    auto [it, added] = by_tensor_.insert(static_cast<uint32_t>(kept));
+    if (ABSL_PREDICT_TRUE(added)) {
+      key_offsets_[kept] = key_offsets_[i];
+      ++kept;
+      continue;
+    }
+    duplicates.Found(key_offsets_[i],
+                     absl::StrCat("weight_map: duplicate tensor ",
+                                  QuoteForMessage(weight_map_[i].tensor), " at byte ",
+                                  key_offsets_[i], " (first at byte ", key_offsets_[*it], ")"));
+  }
+  if (kept != weight_map_.size()) {
+    // A duplicate is an error (duplicates.Check()), so this index is never
+    // used; shrink anyway so that it stays consistent.
+    weight_map_.resize(kept);
+    key_offsets_.resize(kept);
+    by_tensor_ = absl::flat_hash_set<uint32_t, NameHash, NameEq>(
+        kept, NameHash{weight_map_.data()}, NameEq{weight_map_.data()});
+    for (uint32_t i = 0; i < kept; ++i) by_tensor_.insert(i);
+  }
 }
 
 absl::Status CheckShardName(absl::string_view name) {
@@ -56,9 +85,9 @@ absl::Status CheckShardName(absl::string_view name) {
 // Reads the index grammar into a CheckpointIndex.
 class IndexBuilder : public internal::JsonReader {
  public:
-  IndexBuilder(absl::Span<const uint8_t> json, internal::DuplicateKeys& duplicates,
-               CheckpointIndex& out)
-      : JsonReader("index", json, 0, duplicates), out_(out) {}
+  IndexBuilder(absl::Span<const uint8_t> json, const IndexOptions& options,
+               internal::DuplicateKeys& duplicates, CheckpointIndex& out)
+      : JsonReader("index", json, 0, duplicates), options_(options), out_(out) {}
 
   absl::Status ReadDocument();
 
@@ -66,10 +95,12 @@ class IndexBuilder : public internal::JsonReader {
   absl::Status ReadMetadata();
   absl::Status ReadWeightMap();
 
+  const IndexOptions& options_;
   CheckpointIndex& out_;
   std::string key_scratch_;
   std::string shard_scratch_;
   absl::flat_hash_map<std::string, uint32_t> shard_numbers_;
+  uint32_t last_shard_ = 0;
 };
 
 absl::Status IndexBuilder::ReadDocument() {
@@ -165,6 +196,11 @@ absl::Status IndexBuilder::ReadWeightMap() {
     return WrongType("\"weight_map\" must be an object of tensor name -> shard file name");
   }
   cursor_.Advance();
+  // Every entry holds at least four quotes, so this bounds their number: one
+  // allocation rather than growth by doubling.
+  const size_t most = cursor_.Count('"') / 4;
+  out_.weight_map_.reserve(most);
+  out_.key_offsets_.reserve(most);
   SkipWhitespace();
   if (Consume('}')) return absl::OkStatus();
   for (;;) {
@@ -180,22 +216,28 @@ absl::Status IndexBuilder::ReadWeightMap() {
     const uint64_t value_offset = Offset();
     absl::string_view shard;
     SAFETENSORS_RETURN_IF_ERROR(ReadString(shard_scratch_, &shard));
-    auto [it, added] = shard_numbers_.try_emplace(shard, 0);
-    if (added) {
-      if (absl::Status bad = CheckShardName(shard); ABSL_PREDICT_FALSE(!bad.ok())) {
-        return MakeError(ErrorCode::kInvalidShardName,
-                         absl::StrCat("weight_map: tensor ", QuoteForMessage(name), " (byte ",
-                                      value_offset, "): ", bad.message()));
-      }
-      it->second = static_cast<uint32_t>(out_.shards_.size());
-      out_.shards_.emplace_back(shard);
-    }
-    if (!out_.by_tensor_.try_emplace(name, it->second).second) {
-      duplicates_.Found(key_offset, absl::StrCat("weight_map: duplicate tensor ",
-                                                 QuoteForMessage(name), " at byte ", key_offset));
+    // Writers list a shard's tensors together: most entries name the shard
+    // the previous one named, found without hashing.
+    uint32_t number;
+    if (!out_.shards_.empty() && shard == out_.shards_[last_shard_]) {
+      number = last_shard_;
     } else {
-      out_.weight_map_.push_back(CheckpointIndex::Entry{name, it->second});
+      auto [it, added] = shard_numbers_.try_emplace(shard, 0);
+      if (added) {
+        if (absl::Status bad = CheckShardName(shard); ABSL_PREDICT_FALSE(!bad.ok())) {
+          return MakeError(ErrorCode::kInvalidShardName,
+                           absl::StrCat("weight_map: tensor ", QuoteForMessage(name), " (byte ",
+                                        value_offset, "): ", bad.message()));
+        }
+        it->second = static_cast<uint32_t>(out_.shards_.size());
+        out_.shards_.emplace_back(shard);
+        if (options_.on_new_shard) options_.on_new_shard(it->second, out_.shards_.back());
+      }
+      number = last_shard_ = it->second;
     }
+    // Repeated names are found once the map is complete (BuildIndex).
+    out_.weight_map_.push_back(CheckpointIndex::Entry{name, number});
+    out_.key_offsets_.push_back(key_offset);
     SAFETENSORS_ASSIGN_OR_RETURN(const bool more, ReadSeparator('}', "in weight_map"));
     if (!more) return absl::OkStatus();
   }
@@ -216,7 +258,8 @@ absl::StatusOr<CheckpointIndex> ParseCheckpointIndex(absl::string_view json,
   }
   CheckpointIndex index;
   internal::DuplicateKeys duplicates;
-  SAFETENSORS_RETURN_IF_ERROR(IndexBuilder(bytes, duplicates, index).ReadDocument());
+  SAFETENSORS_RETURN_IF_ERROR(IndexBuilder(bytes, options, duplicates, index).ReadDocument());
+  index.BuildIndex(duplicates);
   SAFETENSORS_RETURN_IF_ERROR(duplicates.Check());
   return index;
 }

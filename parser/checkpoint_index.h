@@ -26,15 +26,18 @@
 #define SAFETENSORS_PARSER_CHECKPOINT_INDEX_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "parser/json_reader.h"
 #include "parser/stable_arena.h"
 
 namespace safetensors {
@@ -49,6 +52,11 @@ inline constexpr absl::string_view kDefaultFilenamePattern = "model{suffix}.safe
 
 struct IndexOptions {
   uint64_t max_index_size = kDefaultMaxIndexSize;
+  // Called with each shard's number and name as soon as weight_map first
+  // names it (and the name has passed CheckShardName), while the rest of the
+  // index is still being read: a caller can start opening shards early. A
+  // later error in the index still fails the parse.
+  std::function<void(uint32_t shard, absl::string_view name)> on_new_shard;
 };
 
 struct IndexMetadataEntry {
@@ -85,12 +93,37 @@ class CheckpointIndex {
                                                               const IndexOptions& options);
   CheckpointIndex() = default;
 
+  // Indexes weight_map_ once it is complete; removes and reports repeated
+  // tensor names (the first stays).
+  void BuildIndex(internal::DuplicateKeys& duplicates);
+
+  // The name index holds positions in weight_map_, hashed and compared
+  // through the entry's name: 4 bytes an entry, so the table of a 100,000-
+  // tensor index stays in cache while it is built. It points at weight_map_'s
+  // buffer, which never changes once the index is built (a move keeps it).
+  struct NameHash {
+    using is_transparent = void;
+    const Entry* entries;
+    size_t operator()(uint32_t i) const { return (*this)(entries[i].tensor); }
+    size_t operator()(absl::string_view name) const {
+      return absl::Hash<absl::string_view>()(name);
+    }
+  };
+  struct NameEq {
+    using is_transparent = void;
+    const Entry* entries;
+    bool operator()(uint32_t a, uint32_t b) const { return entries[a].tensor == entries[b].tensor; }
+    bool operator()(uint32_t a, absl::string_view b) const { return entries[a].tensor == b; }
+    bool operator()(absl::string_view a, uint32_t b) const { return a == entries[b].tensor; }
+  };
+
   internal::StableArena<char> names_;
   std::vector<IndexMetadataEntry> metadata_;
   std::optional<uint64_t> total_size_;
   std::vector<std::string> shards_;
   std::vector<Entry> weight_map_;
-  absl::flat_hash_map<absl::string_view, uint32_t> by_tensor_;
+  std::vector<uint64_t> key_offsets_;  // of weight_map_'s keys, for messages
+  absl::flat_hash_set<uint32_t, NameHash, NameEq> by_tensor_;
 };
 
 // Errors: as described at the top of this file.

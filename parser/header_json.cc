@@ -191,14 +191,13 @@ absl::Status Reader::ReadU64Array(absl::string_view tensor,
   cursor_.Advance();
   SkipWhitespace();
   if (Consume(']')) return absl::OkStatus();
-  const std::string where = absl::StrCat("in ", field);
-  const std::string what = absl::StrCat("tensor ", QuoteForMessage(tensor), ": ", field);
+  const auto what = [&] { return absl::StrCat("tensor ", QuoteForMessage(tensor), ": ", field); };
   for (;;) {
     SkipWhitespace();
     uint64_t value;
     SAFETENSORS_RETURN_IF_ERROR(ReadU64(what, &value));
     values.push_back(value);
-    SAFETENSORS_ASSIGN_OR_RETURN(const bool more, ReadSeparator(']', where));
+    SAFETENSORS_ASSIGN_OR_RETURN(const bool more, ReadSeparator(']', "in ", field));
     if (!more) return absl::OkStatus();
   }
 }

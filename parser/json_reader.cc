@@ -314,10 +314,10 @@ absl::Status JsonReader::ReadKey(std::string& scratch, absl::string_view* key,
   return absl::OkStatus();
 }
 
-absl::Status JsonReader::ReadU64(absl::string_view what, uint64_t* value) {
+absl::Status JsonReader::ReadU64(absl::FunctionRef<std::string()> what, uint64_t* value) {
   const int c = cursor_.Peek();
   if (c != '-' && !IsDigit(c)) {
-    return WrongType(absl::StrCat(what, " must hold unsigned integers"));
+    return WrongType(absl::StrCat(what(), " must hold unsigned integers"));
   }
   const ByteCursor before = cursor_;
   uint64_t result = 0;
@@ -336,7 +336,7 @@ absl::Status JsonReader::ReadU64(absl::string_view what, uint64_t* value) {
   cursor_ = before;
   NumberToken number;
   SAFETENSORS_RETURN_IF_ERROR(LexNumber(number));
-  return SchemaError(absl::StrCat(what, " element ", QuoteForMessage(AsChars(number.text)),
+  return SchemaError(absl::StrCat(what(), " element ", QuoteForMessage(AsChars(number.text)),
                                   " is not an integer in 0..18446744073709551615"));
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -105,13 +106,15 @@ class JsonReader {
 
   // After a member or element of a container that `close` ends: true when a
   // ',' says another follows, false when `close` ended the container.
-  // `where` completes "expected ',' or '}' ...".
-  absl::StatusOr<bool> ReadSeparator(char close, absl::string_view where) {
+  // `where` and `where_more` complete "expected ',' or '}' ..." (two pieces,
+  // so that callers never build a string on the path that succeeds).
+  absl::StatusOr<bool> ReadSeparator(char close, absl::string_view where,
+                                     absl::string_view where_more = {}) {
     SkipWhitespace();
     if (Consume(',')) return true;
     if (ABSL_PREDICT_TRUE(Consume(close))) return false;
-    return SyntaxError(absl::StrCat("expected ',' or '", absl::string_view(&close, 1),
-                                    "' ", where));
+    return SyntaxError(absl::StrCat("expected ',' or '", absl::string_view(&close, 1), "' ",
+                                    where, where_more));
   }
 
   // Records `key` (at file offset `offset`) as a key of the object whose keys
@@ -134,8 +137,9 @@ class JsonReader {
   // the key starts.
   absl::Status ReadKey(std::string& scratch, absl::string_view* key, uint64_t* key_offset);
   // The one lexer of unsigned integers 0|[1-9][0-9]* up to 2^64-1. `what`
-  // names the value for errors ("tensor \"w\": shape").
-  absl::Status ReadU64(absl::string_view what, uint64_t* value);
+  // names the value for errors ("tensor \"w\": shape"); it is called only on
+  // an error, so a valid document never pays for the message.
+  absl::Status ReadU64(absl::FunctionRef<std::string()> what, uint64_t* value);
   // Validates one JSON value of any type without keeping it, nested at most
   // kMaxNestingDepth levels counting `parent_depth` enclosing containers.
   absl::Status SkipValue(int parent_depth);

@@ -43,7 +43,12 @@ for target in "${targets[@]}"; do
   corpus="$root/$target"
   artifacts="$root/findings/$target/"
   mkdir -p "$corpus" "$artifacts"
-  seeds=(testdata/conformance/files testdata/golden testdata/invalid "fuzz/regressions/$target")
+  case "$target" in
+    index_fuzzer) seeds=(testdata/checkpoints) ;;  # its folders hold the indexes
+    checkpoint_fuzzer) seeds=() ;;                  # its own format, under fuzz/seeds/
+    *) seeds=(testdata/conformance/files testdata/golden testdata/invalid) ;;
+  esac
+  seeds+=("fuzz/regressions/$target")
   [[ -d "fuzz/seeds/$target" ]] && seeds+=("fuzz/seeds/$target")
   log="$root/$target.log"
   echo "fuzz: $target for ${seconds}s (corpus $corpus)"

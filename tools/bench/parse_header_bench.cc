@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "io/header_file.h"
 #include "parser/header.h"
+#include "tools/bench/proc_status.h"
 
 namespace {
 
@@ -37,17 +38,6 @@ long OpenAndList(const char* path, std::optional<safetensors::Header>& header,
   return static_cast<long>(names.size());
 }
 
-long StatusField(const char* field) {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(field, 0) == 0) {
-      return std::strtol(line.c_str() + std::string(field).size(), nullptr, 10) * 1024;
-    }
-  }
-  return -1;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -62,10 +52,10 @@ int main(int argc, char** argv) {
 
   // Peak memory of the first open: reset the high-water mark to the current
   // resident size, open once, and read the new high-water mark.
-  { std::ofstream("/proc/self/clear_refs") << "5"; }
-  const long baseline = StatusField("VmRSS:");
+  safetensors::bench::ResetPeakResident();
+  const long baseline = safetensors::bench::StatusField("VmRSS:");
   const long tensors = OpenAndList(argv[1], header, names);
-  const long peak = StatusField("VmHWM:");
+  const long peak = safetensors::bench::StatusField("VmHWM:");
   if (tensors < 0) return 1;
 
   std::vector<double> ms;
