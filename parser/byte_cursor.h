@@ -10,6 +10,7 @@
 #ifndef SAFETENSORS_PARSER_BYTE_CURSOR_H_
 #define SAFETENSORS_PARSER_BYTE_CURSOR_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -80,16 +81,11 @@ class ByteCursor {
     return true;
   }
 
-  // How many of the unread bytes equal `byte` (memchr, so it runs at memory
-  // speed).
+  // How many of the unread bytes equal `byte` (a plain count, which the
+  // compiler vectorizes: faster than memchr when matches are frequent).
   size_t Count(uint8_t byte) const {
-    size_t count = 0;
-    for (size_t at = position_; at < bytes_.size(); ++count, ++at) {
-      const void* found = std::memchr(bytes_.data() + at, byte, bytes_.size() - at);
-      if (found == nullptr) break;
-      at = static_cast<size_t>(static_cast<const uint8_t*>(found) - bytes_.data());
-    }
-    return count;
+    return static_cast<size_t>(std::count(bytes_.begin() + static_cast<ptrdiff_t>(position_),
+                                          bytes_.end(), byte));
   }
 
   // How many bytes from the current position satisfy `pred`, without moving.

@@ -1,5 +1,6 @@
 #include "parser/json_reader.h"
 
+#include <algorithm>
 #include <cstddef>
 #include <string>
 #include <system_error>
@@ -319,20 +320,28 @@ absl::Status JsonReader::ReadU64(absl::FunctionRef<std::string()> what, uint64_t
   if (c != '-' && !IsDigit(c)) {
     return WrongType(absl::StrCat(what(), " must hold unsigned integers"));
   }
+  // Plain digits: no sign, no leading zero (a lone "0" is fine), not followed
+  // by a fraction or exponent, at most 20 digits (2^64-1 has 20).
   const ByteCursor before = cursor_;
-  uint64_t result = 0;
-  bool plain = IsDigit(c) && (c != '0' || !IsDigit(cursor_.PeekAt(1)));
-  while (plain && IsDigit(cursor_.Peek())) {
-    plain = CheckedMul(result, 10, &result) &&
-            CheckedAdd(result, static_cast<uint64_t>(cursor_.Peek() - '0'), &result);
-    cursor_.Advance();
-    if (result == 0) break;  // a single leading '0'
+  const size_t digits = cursor_.CountWhile([](uint8_t b) { return IsDigit(b); });
+  const int next = cursor_.PeekAt(digits);
+  absl::Span<const uint8_t> text;
+  if (ABSL_PREDICT_TRUE(digits > 0 && digits <= 20 && (c != '0' || digits == 1) &&
+                        next != '.' && next != 'e' && next != 'E' &&
+                        cursor_.Take(digits, &text))) {
+    uint64_t result = 0;
+    // Up to 19 digits cannot overflow (10^19 - 1 < 2^64); the 20th is checked.
+    const size_t unchecked = std::min<size_t>(digits, 19);
+    for (size_t i = 0; i < unchecked; ++i) result = result * 10 + (text[i] - '0');
+    if (ABSL_PREDICT_TRUE(digits < 20 ||
+                          (CheckedMul(result, 10, &result) &&
+                           CheckedAdd(result, static_cast<uint64_t>(text[19] - '0'), &result)))) {
+      *value = result;
+      return absl::OkStatus();
+    }
   }
-  const int next = cursor_.Peek();
-  if (ABSL_PREDICT_TRUE(plain && next != '.' && next != 'e' && next != 'E')) {
-    *value = result;
-    return absl::OkStatus();
-  }
+  // Not a plain u64: the full lexer says why (a syntax error, or a JSON
+  // number that is no integer in range).
   cursor_ = before;
   NumberToken number;
   SAFETENSORS_RETURN_IF_ERROR(LexNumber(number));
