@@ -375,13 +375,15 @@ absl::Status save_torch_state_dict(const TensorDict& state_dict, const std::stri
   if (split.is_sharded) {
     std::vector<IndexMetadataEntry> entries = {
         {"total_size", absl::StrCat(split.total_size), /*is_number=*/true}};
-    for (const auto& [key, value] : metadata) {
+    // Python's {**split.metadata, **metadata}: a key already there keeps its
+    // place and takes the new value.
+    for (const std::pair<std::string, std::string>& entry : metadata) {
       auto same = std::find_if(entries.begin(), entries.end(),
-                               [&](const IndexMetadataEntry& e) { return e.key == key; });
+                               [&](const IndexMetadataEntry& e) { return e.key == entry.first; });
       if (same != entries.end()) {
-        *same = IndexMetadataEntry{key, value, false};
+        *same = IndexMetadataEntry{entry.first, entry.second, false};
       } else {
-        entries.push_back(IndexMetadataEntry{key, value, false});
+        entries.push_back(IndexMetadataEntry{entry.first, entry.second, false});
       }
     }
     SAFETENSORS_ASSIGN_OR_RETURN(const std::string text,
