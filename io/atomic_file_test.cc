@@ -26,16 +26,10 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::safetensors::testing::HasErrorCode;
+using ::safetensors::testing::NewTempDir;
 using ::safetensors::testing::ReadTestFile;
 using ::testing::IsEmpty;
 using ::testing::SizeIs;
-
-std::string NewDir(const std::string& name) {
-  const std::string dir = ::testing::TempDir() + "/" + name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
 
 absl::Status WriteAtomically(const std::string& path, const std::string& bytes) {
   SAFETENSORS_ASSIGN_OR_RETURN(AtomicFileWriter writer, AtomicFileWriter::Create(path));
@@ -56,7 +50,7 @@ mode_t ModeOf(const std::string& path) {
 }
 
 TEST(AtomicFileWriterTest, WritesAndReplaces) {
-  const std::string dir = NewDir("replace");
+  const std::string dir = NewTempDir("replace");
   const std::string path = dir + "/model.safetensors";
   ASSERT_OK(WriteAtomically(path, "first"));
   ASSERT_OK(WriteAtomically(path, "second version"));
@@ -65,7 +59,7 @@ TEST(AtomicFileWriterTest, WritesAndReplaces) {
 }
 
 TEST(AtomicFileWriterTest, WithoutCommitNothingChangesAndNothingIsLeft) {
-  const std::string dir = NewDir("abandon");
+  const std::string dir = NewTempDir("abandon");
   const std::string path = dir + "/model.safetensors";
   ASSERT_OK(WriteAtomically(path, "old"));
   {
@@ -83,7 +77,7 @@ TEST(AtomicFileWriterTest, MissingDirectoryIsAnIoError) {
 }
 
 TEST(AtomicFileWriterTest, ReplacingKeepsTheTargetsMode) {
-  const std::string dir = NewDir("mode");
+  const std::string dir = NewTempDir("mode");
   const std::string path = dir + "/private.safetensors";
   ASSERT_OK(WriteAtomically(path, "secret"));
   ASSERT_EQ(::chmod(path.c_str(), 0600), 0);
@@ -95,7 +89,7 @@ TEST(AtomicFileWriterTest, ReplacingKeepsTheTargetsMode) {
 }
 
 TEST(AtomicFileWriterTest, NewFileFollowsTheUmask) {
-  const std::string dir = NewDir("umask");
+  const std::string dir = NewTempDir("umask");
   const mode_t old_mask = ::umask(027);
   const absl::Status status = WriteAtomically(dir + "/new.safetensors", "x");
   ::umask(old_mask);
@@ -104,7 +98,7 @@ TEST(AtomicFileWriterTest, NewFileFollowsTheUmask) {
 }
 
 TEST(AtomicFileWriterTest, TargetNameAtTheLengthLimit) {
-  const std::string dir = NewDir("long");
+  const std::string dir = NewTempDir("long");
   const std::string name = std::string(245, 'n') + ".safetensors";  // 257 bytes: too long
   EXPECT_THAT(WriteAtomically(dir + "/" + name, "x"), HasErrorCode(ErrorCode::kIoError));
   const std::string longest = std::string(243, 'n') + ".safetensors";  // 255 bytes
@@ -134,7 +128,7 @@ TEST(TemporaryNameForTest, StaysWithinTheNameLimitAndCutsAtCharacters) {
 // times: the target must always be the complete old or the complete new
 // contents, whatever temporary file the kill leaves, and a later save works.
 TEST(AtomicFileWriterTest, KilledWriterLeavesOldOrNewNeverAMixture) {
-  const std::string dir = NewDir("killed");
+  const std::string dir = NewTempDir("killed");
   const std::string path = dir + "/big.safetensors";
   constexpr size_t kSize = size_t{24} << 20;
   std::string a(kSize, 'a'), b(kSize, 'b');

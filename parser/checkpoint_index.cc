@@ -23,8 +23,7 @@ std::optional<uint32_t> CheckpointIndex::ShardOf(absl::string_view tensor) const
 }
 
 void CheckpointIndex::BuildIndex(internal::DuplicateKeys& duplicates) {
-  by_tensor_ = absl::flat_hash_set<uint32_t, NameHash, NameEq>(
-      weight_map_.size(), NameHash{weight_map_.data()}, NameEq{weight_map_.data()});
+  by_tensor_ = internal::MakeNameIndex<Entry, uint32_t, &CheckpointIndex::NameOf>(weight_map_);
   size_t kept = 0;
   for (size_t i = 0; i < weight_map_.size(); ++i) {
     weight_map_[kept] = weight_map_[i];
@@ -44,8 +43,7 @@ void CheckpointIndex::BuildIndex(internal::DuplicateKeys& duplicates) {
     // used; shrink anyway so that it stays consistent.
     weight_map_.resize(kept);
     key_offsets_.resize(kept);
-    by_tensor_ = absl::flat_hash_set<uint32_t, NameHash, NameEq>(
-        kept, NameHash{weight_map_.data()}, NameEq{weight_map_.data()});
+    by_tensor_ = internal::MakeNameIndex<Entry, uint32_t, &CheckpointIndex::NameOf>(weight_map_);
     for (uint32_t i = 0; i < kept; ++i) by_tensor_.insert(i);
   }
 }

@@ -31,13 +31,12 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
-#include "absl/hash/hash.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "parser/json_reader.h"
+#include "parser/name_index.h"
 #include "parser/stable_arena.h"
 
 namespace safetensors {
@@ -97,25 +96,10 @@ class CheckpointIndex {
   // tensor names (the first stays).
   void BuildIndex(internal::DuplicateKeys& duplicates);
 
-  // The name index holds positions in weight_map_, hashed and compared
-  // through the entry's name: 4 bytes an entry, so the table of a 100,000-
-  // tensor index stays in cache while it is built. It points at weight_map_'s
-  // buffer, which never changes once the index is built (a move keeps it).
-  struct NameHash {
-    using is_transparent = void;
-    const Entry* entries;
-    size_t operator()(uint32_t i) const { return (*this)(entries[i].tensor); }
-    size_t operator()(absl::string_view name) const {
-      return absl::Hash<absl::string_view>()(name);
-    }
-  };
-  struct NameEq {
-    using is_transparent = void;
-    const Entry* entries;
-    bool operator()(uint32_t a, uint32_t b) const { return entries[a].tensor == entries[b].tensor; }
-    bool operator()(uint32_t a, absl::string_view b) const { return entries[a].tensor == b; }
-    bool operator()(absl::string_view a, uint32_t b) const { return a == entries[b].tensor; }
-  };
+  // Positions in weight_map_ (4 bytes an entry: a 100,000-tensor index
+  // stays in cache while it is built).
+  static absl::string_view NameOf(const Entry& e) { return e.tensor; }
+  using NameIndex = internal::NameIndex<Entry, uint32_t, &CheckpointIndex::NameOf>;
 
   internal::StableArena<char> names_;
   std::vector<IndexMetadataEntry> metadata_;
@@ -123,7 +107,7 @@ class CheckpointIndex {
   std::vector<std::string> shards_;
   std::vector<Entry> weight_map_;
   std::vector<uint64_t> key_offsets_;  // of weight_map_'s keys, for messages
-  absl::flat_hash_set<uint32_t, NameHash, NameEq> by_tensor_;
+  NameIndex by_tensor_;
 };
 
 // Errors: as described at the top of this file.

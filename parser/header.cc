@@ -27,8 +27,7 @@ const TensorInfo* Header::Find(absl::string_view name) const {
 }
 
 void Header::BuildIndex() {
-  index_ = NameIndex(tensors_.size(), NameHash{tensors_.data()},
-                     NameEq{tensors_.data()});
+  index_ = internal::MakeNameIndex<TensorInfo, size_t, &Header::NameOf>(tensors_);
   for (size_t i = 0; i < tensors_.size(); ++i) index_.insert(i);
 }
 
@@ -85,8 +84,8 @@ absl::StatusOr<Header> HeaderBuilder::Build(absl::Span<const uint8_t> json,
   std::vector<bool> superseded;
   if (ABSL_PREDICT_FALSE(header.index_.size() != tensors.size())) {
     superseded.resize(tensors.size());
-    Header::NameIndex last(tensors.size(), Header::NameHash{tensors.data()},
-                           Header::NameEq{tensors.data()});
+    Header::NameIndex last =
+        internal::MakeNameIndex<TensorInfo, size_t, &Header::NameOf>(tensors);
     for (size_t i = tensors.size(); i-- > 0;) {  // from the end: last wins
       if (last.insert(i).second) continue;
       superseded[i] = true;

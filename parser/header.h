@@ -34,13 +34,12 @@
 #include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
-#include "absl/hash/hash.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "parser/dtype.h"
+#include "parser/name_index.h"
 #include "parser/stable_arena.h"
 #include "parser/tensor_info.h"
 
@@ -98,26 +97,8 @@ class Header {
   // Indexes tensors_ by name; for a repeated name, the first position stays.
   void BuildIndex();
 
-  // The name index holds positions in tensors_, hashed and compared through
-  // the tensor's name: about 9 bytes a tensor rather than a second view of
-  // every name. It points at tensors_'s buffer, which never changes once the
-  // index is built (a move of the vector keeps the buffer).
-  struct NameHash {
-    using is_transparent = void;
-    const TensorInfo* tensors;
-    size_t operator()(size_t i) const { return (*this)(tensors[i].name); }
-    size_t operator()(absl::string_view name) const {
-      return absl::Hash<absl::string_view>()(name);
-    }
-  };
-  struct NameEq {
-    using is_transparent = void;
-    const TensorInfo* tensors;
-    bool operator()(size_t a, size_t b) const { return tensors[a].name == tensors[b].name; }
-    bool operator()(size_t a, absl::string_view b) const { return tensors[a].name == b; }
-    bool operator()(absl::string_view a, size_t b) const { return a == tensors[b].name; }
-  };
-  using NameIndex = absl::flat_hash_set<size_t, NameHash, NameEq>;
+  static absl::string_view NameOf(const TensorInfo& t) { return t.name; }
+  using NameIndex = internal::NameIndex<TensorInfo, size_t, &Header::NameOf>;
 
   internal::StableArena<char> names_;
   internal::StableArena<uint64_t> dims_;

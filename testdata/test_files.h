@@ -2,6 +2,7 @@
 #ifndef SAFETENSORS_TESTDATA_TEST_FILES_H_
 #define SAFETENSORS_TESTDATA_TEST_FILES_H_
 
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -47,6 +48,14 @@ inline std::string Sha256Hex(absl::string_view bytes) {
     out.push_back(kHex[digest[i] & 0xF]);
   }
   return out;
+}
+
+// A new, empty directory `name` in the test's temporary directory; its path.
+inline std::string NewTempDir(const std::string& name) {
+  const std::string dir = ::testing::TempDir() + "/" + name;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
 }
 
 // Writes `bytes` to `name` in the test's temporary directory; its path.

@@ -25,17 +25,11 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::safetensors::testing::HasErrorCode;
+using ::safetensors::testing::NewTempDir;
 using ::safetensors::testing::ReadTsv;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAre;
-
-std::string NewDir(const std::string& name) {
-  const std::string dir = ::testing::TempDir() + "/" + name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
 
 std::set<std::string> Files(const std::string& dir) {
   std::set<std::string> names;
@@ -63,7 +57,7 @@ SaveCheckpointOptions Sharded(uint64_t max_shard_size = 1000) {
 }
 
 TEST(CheckpointTest, SaveThenOpenLazily) {
-  const std::string dir = NewDir("lazy");
+  const std::string dir = NewTempDir("lazy");
   ASSERT_OK(save_torch_state_dict(ThreeTensors(), dir, Sharded()));
   EXPECT_THAT(Files(dir), UnorderedElementsAre("model-00001-of-00002.safetensors",
                                                "model-00002-of-00002.safetensors",
@@ -90,7 +84,7 @@ TEST(CheckpointTest, SaveThenOpenLazily) {
 }
 
 TEST(CheckpointTest, FilterSelectsAcrossShards) {
-  const std::string dir = NewDir("filter");
+  const std::string dir = NewTempDir("filter");
   ASSERT_OK(save_torch_state_dict(ThreeTensors(), dir, Sharded()));
   LoadOptions options;
   options.tensor_filter = "[02]\\.weight$";
@@ -104,7 +98,7 @@ TEST(CheckpointTest, FilterSelectsAcrossShards) {
 }
 
 TEST(CheckpointTest, SingleFilesAreCheckpointsToo) {
-  const std::string dir = NewDir("single");
+  const std::string dir = NewTempDir("single");
   ASSERT_OK(save_torch_state_dict(ThreeTensors(), dir));
   EXPECT_THAT(Files(dir), ElementsAre("model.safetensors"));
   ASSERT_OK_AND_ASSIGN(CheckpointReader f, open_checkpoint(dir + "/model.safetensors"));
@@ -117,7 +111,7 @@ TEST(CheckpointTest, SingleFilesAreCheckpointsToo) {
 
 TEST(CheckpointTest, LoadTorchModelIntoAModelAcrossShards) {
   auto saved = std::make_shared<testing::TinyLM>();
-  const std::string dir = NewDir("model");
+  const std::string dir = NewTempDir("model");
   ASSERT_OK(save_torch_model(*saved, dir, Sharded(300)));
   EXPECT_GT(Files(dir).size(), 3u);
   auto loaded = std::make_shared<testing::TinyLM>();
@@ -160,7 +154,7 @@ TEST(CheckpointTest, EveryManifestCaseGetsItsVerdictThroughTheTorchApi) {
 }
 
 TEST(CheckpointTest, ResavingReplacesTheWholeCheckpoint) {
-  const std::string dir = NewDir("resave");
+  const std::string dir = NewTempDir("resave");
   ASSERT_OK(save_torch_state_dict(ThreeTensors(), dir, Sharded(500)));  // 3 shards
   EXPECT_EQ(Files(dir).size(), 4u);
   ASSERT_OK(save_torch_state_dict(ThreeTensors(10), dir, Sharded(1000)));  // 2 shards
@@ -182,7 +176,7 @@ TEST(CheckpointTest, ResavingReplacesTheWholeCheckpoint) {
 }
 
 TEST(CheckpointTest, AFailedSaveLeavesNoNewFileAndTheOldCheckpointIntact) {
-  const std::string dir = NewDir("failed");
+  const std::string dir = NewTempDir("failed");
   ASSERT_OK(save_torch_state_dict(ThreeTensors(), dir, Sharded()));
   const std::set<std::string> before = Files(dir);
   // The last tensor (in the second shard, written after the first) cannot be
