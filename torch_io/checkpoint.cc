@@ -341,9 +341,11 @@ std::vector<std::string> StaleFiles(const std::string& dir, absl::string_view pa
 absl::Status save_torch_state_dict(const TensorDict& state_dict, const std::string& save_directory,
                                    const SaveCheckpointOptions& options) {
   struct stat st;
-  if (::stat(save_directory.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return MakeIoError(errno == 0 ? ENOTDIR : errno,
-                       absl::StrCat("cannot save into ", QuoteForMessage(save_directory)));
+  if (::stat(save_directory.c_str(), &st) != 0) {
+    return MakeIoError(errno, absl::StrCat("cannot save into ", QuoteForMessage(save_directory)));
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return MakeIoError(ENOTDIR, absl::StrCat("cannot save into ", QuoteForMessage(save_directory)));
   }
   MetadataEntries metadata = options.metadata;
   SAFETENSORS_ASSIGN_OR_RETURN(const TensorDict clean,

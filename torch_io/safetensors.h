@@ -11,6 +11,10 @@
 //   load_model(model, path, strict)        load_model(*model, path, strict)
 //   safe_open(path, "pt", device)          safe_open(path, device)
 //
+// and checkpoints, sharded or not (checkpoint.h), with huggingface_hub's names:
+//   save_torch_state_dict / save_torch_model / load_torch_model,
+//   load_checkpoint and open_checkpoint.
+//
 // Every fallible call returns absl::Status or absl::StatusOr; no exception
 // leaves the library. GetErrorCode(status) gives the reason (parser/error.h).
 #ifndef SAFETENSORS_TORCH_IO_SAFETENSORS_H_
@@ -18,6 +22,7 @@
 
 #include "parser/error.h"        // IWYU pragma: export
 #include "parser/header.h"       // IWYU pragma: export
+#include "torch_io/checkpoint.h"  // IWYU pragma: export
 #include "torch_io/device.h"     // IWYU pragma: export
 #include "torch_io/load.h"       // IWYU pragma: export
 #include "torch_io/model.h"      // IWYU pragma: export
