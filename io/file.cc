@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 
 #include "absl/strings/str_cat.h"
 #include "parser/error.h"
@@ -45,6 +47,46 @@ absl::Status File::ReadAt(uint64_t offset, absl::Span<uint8_t> out) const {
                                            offset + done, "; it shrank while open"));
     }
     done += static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status File::ReadVAt(uint64_t offset, absl::Span<const absl::Span<uint8_t>> buffers) const {
+  if (buffers.size() > IOV_MAX) {
+    return MakeError(ErrorCode::kInternal,
+                     absl::StrCat("a read into ", buffers.size(), " buffers; at most ", IOV_MAX));
+  }
+  iovec vectors[IOV_MAX];
+  size_t count = 0;
+  for (absl::Span<uint8_t> b : buffers) {
+    if (!b.empty()) vectors[count++] = iovec{b.data(), b.size()};
+  }
+  iovec* pending = vectors;
+  uint64_t done = 0;
+  while (count > 0) {
+    const ssize_t n = ::preadv(fd_, pending, static_cast<int>(count),
+                               static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return MakeIoError(errno, absl::StrCat("cannot read ", QuoteForMessage(path_),
+                                             " at byte ", offset + done));
+    }
+    if (n == 0) {
+      return MakeIoError(EIO, absl::StrCat(QuoteForMessage(path_), " ended at byte ",
+                                           offset + done, "; it shrank while open"));
+    }
+    done += static_cast<uint64_t>(n);
+    // Skip the buffers filled; shorten the one filled in part.
+    size_t left = static_cast<size_t>(n);
+    while (count > 0 && left >= pending->iov_len) {
+      left -= pending->iov_len;
+      ++pending;
+      --count;
+    }
+    if (count > 0) {
+      pending->iov_base = static_cast<uint8_t*>(pending->iov_base) + left;
+      pending->iov_len -= left;
+    }
   }
   return absl::OkStatus();
 }

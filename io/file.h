@@ -31,6 +31,11 @@ class File {
   // Errors: kIoError, including a file shorter than offset + out.size().
   absl::Status ReadAt(uint64_t offset, absl::Span<uint8_t> out) const;
 
+  // Fills `buffers`, in order, from the file range starting at `offset`, with
+  // as few preadv calls as the kernel allows, retrying short reads and EINTR.
+  // At most IOV_MAX buffers. Errors: as ReadAt.
+  absl::Status ReadVAt(uint64_t offset, absl::Span<const absl::Span<uint8_t>> buffers) const;
+
   uint64_t size() const { return size_; }
   int fd() const { return fd_; }
   const std::string& path() const { return path_; }

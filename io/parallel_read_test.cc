@@ -1,8 +1,7 @@
 #include "io/parallel_read.h"
 
-#include <unistd.h>
-
-#include <fstream>
+#include <algorithm>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -16,52 +15,107 @@ namespace {
 
 using ::safetensors::testing::HasErrorCode;
 using ::safetensors::testing::WriteTempFile;
+using ::testing::HasSubstr;
 
-TEST(ParallelReadTest, SplitsLargeBuffersIntoChunks) {
-  std::vector<uint8_t> buffer(2 * kReadChunkBytes + 5);
-  std::vector<ReadJob> jobs;
-  AddReadJobs(100, absl::MakeSpan(buffer), jobs);
-  ASSERT_EQ(jobs.size(), 3u);
-  EXPECT_EQ(jobs[0].offset, 100u);
-  EXPECT_EQ(jobs[1].offset, 100 + kReadChunkBytes);
-  EXPECT_EQ(jobs[2].out.size(), 5u);
-  EXPECT_EQ(jobs[2].out.data(), buffer.data() + 2 * kReadChunkBytes);
-  jobs.clear();
-  AddReadJobs(7, absl::Span<uint8_t>(), jobs);
-  EXPECT_TRUE(jobs.empty());
+std::string Contents(size_t size) {
+  std::string contents(size, '\0');
+  for (size_t i = 0; i < size; ++i) contents[i] = static_cast<char>((i * 7 + i / 251) & 0xFF);
+  return contents;
 }
 
-TEST(ParallelReadTest, ThreadCount) {
+TEST(ReadPlanTest, CoalescesAdjacentBuffersAndSplitsLargeOnes) {
+  std::vector<uint8_t> memory(100);
+  ReadPlan plan(/*max_read_bytes=*/16, /*max_buffers=*/3);
+  auto span = [&](size_t at, size_t n) { return absl::MakeSpan(memory).subspan(at, n); };
+  plan.Add(0, span(0, 4), "a");    // read 0: a b c (3 buffers, 12 bytes)
+  plan.Add(4, span(4, 4), "b");
+  plan.Add(8, span(8, 4), "c");
+  plan.Add(12, span(12, 4), "d");  // read 1: d, then the first 12 bytes of e
+  plan.Add(16, span(16, 40), "e"); // then reads of 16, 12
+  plan.Add(60, span(60, 0), "empty");
+  plan.Add(70, span(70, 5), "f");  // not adjacent: a read of its own
+  const auto& reads = plan.reads();
+  ASSERT_EQ(reads.size(), 5u);
+  EXPECT_EQ(reads[0].offset, 0u);
+  EXPECT_EQ(reads[0].bytes, 12u);
+  EXPECT_EQ(reads[0].buffers.size(), 3u);
+  EXPECT_EQ(reads[0].labels, 3u);
+  EXPECT_EQ(reads[1].offset, 12u);
+  EXPECT_EQ(reads[1].bytes, 16u);
+  EXPECT_EQ(reads[1].first_label, "d");
+  EXPECT_EQ(reads[1].labels, 2u);
+  EXPECT_EQ(reads[2].offset, 28u);
+  EXPECT_EQ(reads[2].bytes, 16u);
+  EXPECT_EQ(reads[2].first_label, "e");
+  EXPECT_EQ(reads[3].bytes, 12u);
+  EXPECT_EQ(reads[4].offset, 70u);
+  EXPECT_EQ(plan.bytes(), 4u * 4 + 40 + 5);
+}
+
+// Random layouts (as a safetensors file tiles its data buffer, with gaps now
+// and then as a filter leaves tensors out), random limits: the plan reads
+// exactly what a naive per-buffer read would, every read within the limits.
+TEST(ReadPlanTest, AgreesWithANaiveLoaderOnRandomLayouts) {
+  std::mt19937 random(2026);
+  const std::string contents = Contents(1 << 16);
+  ASSERT_OK_AND_ASSIGN(std::shared_ptr<File> file, File::Open(WriteTempFile("plan", contents)));
+  for (int trial = 0; trial < 300; ++trial) {
+    const uint64_t max_read = 1 + random() % 4096;
+    const size_t max_buffers = 1 + random() % 8;
+    std::vector<std::pair<uint64_t, uint64_t>> ranges;  // offset, size
+    uint64_t offset = random() % 64;
+    while (ranges.size() < 200) {
+      const uint64_t size = random() % 4 == 0 ? random() % 10000 : random() % 100;
+      if (offset + size > contents.size()) break;
+      ranges.emplace_back(offset, size);
+      offset += size + (random() % 10 == 0 ? random() % 50 : 0);
+    }
+    std::vector<std::vector<uint8_t>> ours(ranges.size());
+    std::vector<std::string> labels(ranges.size());
+    ReadPlan plan(max_read, max_buffers);
+    for (size_t i = 0; i < ranges.size(); ++i) {
+      ours[i].assign(ranges[i].second, 0);
+      labels[i] = "t" + std::to_string(i);
+      plan.Add(ranges[i].first, absl::MakeSpan(ours[i]), labels[i]);
+    }
+    for (const ReadPlan::Read& read : plan.reads()) {
+      EXPECT_LE(read.bytes, max_read);
+      EXPECT_LE(read.buffers.size(), max_buffers);
+      uint64_t sum = 0;
+      for (const auto& b : read.buffers) sum += b.size();
+      EXPECT_EQ(sum, read.bytes);
+    }
+    ASSERT_OK(ReadInParallel(*file, plan, 1 + trial % 3));
+    for (size_t i = 0; i < ranges.size(); ++i) {
+      ASSERT_EQ(std::string(ours[i].begin(), ours[i].end()),
+                contents.substr(ranges[i].first, ranges[i].second))
+          << "trial " << trial << ", buffer " << i;
+    }
+  }
+}
+
+TEST(ReadPlanTest, ThreadCount) {
   EXPECT_EQ(ThreadsForRead(3, 1), 3);
   EXPECT_EQ(ThreadsForRead(0, 1 << 20), 1);
   EXPECT_GE(ThreadsForRead(0, uint64_t{1} << 30), 1);
   EXPECT_LE(ThreadsForRead(0, uint64_t{1} << 30), 4);
 }
 
-TEST(ParallelReadTest, FillsEveryBufferOnAnyThreadCount) {
-  std::string contents(1000, '\0');
-  for (size_t i = 0; i < contents.size(); ++i) contents[i] = static_cast<char>(i * 7);
-  ASSERT_OK_AND_ASSIGN(std::shared_ptr<File> file,
-                       File::Open(WriteTempFile("parallel", contents)));
-  for (int threads : {1, 2, 8}) {
-    std::vector<uint8_t> out(contents.size());
-    std::vector<ReadJob> jobs;
-    for (size_t at = 0; at < out.size(); at += 64) {
-      const size_t n = std::min<size_t>(64, out.size() - at);
-      jobs.push_back({at, absl::MakeSpan(out).subspan(at, n)});
-    }
-    ASSERT_OK(ReadInParallel(*file, jobs, threads));
-    EXPECT_EQ(std::string(out.begin(), out.end()), contents) << threads;
-  }
-}
-
-TEST(ParallelReadTest, AReadPastTheEndFailsTheWholeRead) {
+// A truncated file fails the whole read once, naming the file, the offset and
+// the tensor whose read failed, on any number of threads.
+TEST(ReadPlanTest, AShortFileFailsTheWholeReadNamingTheTensor) {
   ASSERT_OK_AND_ASSIGN(std::shared_ptr<File> file, File::Open(WriteTempFile("short", "0123456789")));
-  std::vector<uint8_t> a(4), b(8);
-  const std::vector<ReadJob> jobs = {{0, absl::MakeSpan(a)}, {6, absl::MakeSpan(b)}};
-  absl::Status status = ReadInParallel(*file, jobs, 2);
-  EXPECT_THAT(status, HasErrorCode(ErrorCode::kIoError));
-  EXPECT_THAT(status.message(), ::testing::HasSubstr("ended at byte 10"));
+  for (int threads : {1, 2, 4}) {
+    std::vector<uint8_t> a(4), b(4), c(8);
+    ReadPlan plan(/*max_read_bytes=*/8);
+    plan.Add(0, absl::MakeSpan(a), "a");
+    plan.Add(4, absl::MakeSpan(b), "b");
+    plan.Add(8, absl::MakeSpan(c), "c");  // bytes 8..16 of a 10-byte file
+    absl::Status status = ReadInParallel(*file, plan, threads);
+    EXPECT_THAT(status, HasErrorCode(ErrorCode::kIoError));
+    EXPECT_THAT(status.message(), HasSubstr("reading tensor \"c\""));
+    EXPECT_THAT(status.message(), HasSubstr("ended at byte 10"));
+  }
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "torch_io/checkpoint.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -193,6 +194,26 @@ TEST(CheckpointTest, AFailedSaveLeavesNoNewFileAndTheOldCheckpointIntact) {
   EXPECT_THAT(save_torch_state_dict(ThreeTensors(), dir, no_suffix),
               HasErrorCode(ErrorCode::kBadArgument));
   EXPECT_EQ(Files(dir), before);
+}
+
+// A shard that shrinks after the checkpoint validated: the pread backend's
+// read fails once, cleanly, naming the shard, the tensor and the offset.
+TEST(CheckpointTest, AShardTruncatedAfterOpeningFailsTheLoadWithOneStatus) {
+  const std::string dir = NewTempDir("truncated");
+  ASSERT_OK(save_torch_state_dict(ThreeTensors(), dir, Sharded()));
+  LoadOptions pread;
+  pread.backend = Backend::kPread;
+  pread.threads = 2;
+  ASSERT_OK_AND_ASSIGN(CheckpointReader f, open_checkpoint(dir, "cpu", pread));
+  const std::string second = dir + "/model-00002-of-00002.safetensors";
+  ASSERT_EQ(::truncate(second.c_str(), static_cast<off_t>(fs::file_size(second) - 100)), 0);
+  absl::StatusOr<TensorDict> all = f.get_tensors();
+  EXPECT_THAT(all, HasErrorCode(ErrorCode::kIoError));
+  EXPECT_THAT(all.status().message(), HasSubstr("shard \"model-00002-of-00002.safetensors\""));
+  EXPECT_THAT(all.status().message(), HasSubstr("reading tensor \"layers.2.weight\""));
+  EXPECT_THAT(all.status().message(), HasSubstr("ended at byte"));
+  // The first shard still reads.
+  EXPECT_OK(f.get_tensor("layers.0.weight"));
 }
 
 TEST(CheckpointTest, SplitFollowsHuggingfaceHub) {

@@ -96,8 +96,7 @@ absl::StatusOr<at::Tensor> SafeOpen::get_tensor(absl::string_view name) const {
 absl::StatusOr<TensorDict> SafeOpen::get_tensors() const {
   const OpenFile& f = *file_;
   const bool bulk_read = f.mapping == nullptr;
-  std::vector<ReadJob> jobs;
-  uint64_t total = 0;
+  ReadPlan plan;
   TensorDict tensors;
   tensors.reserve(f.header->tensors().size());
   for (size_t i = 0; i < f.header->tensors().size(); ++i) {
@@ -105,14 +104,12 @@ absl::StatusOr<TensorDict> SafeOpen::get_tensors() const {
     const TensorInfo& t = f.header->tensors()[i];
     SAFETENSORS_ASSIGN_OR_RETURN(at::Tensor tensor,
                                  MaterializeOnCpu(f, t, /*read=*/!bulk_read));
-    if (bulk_read) {
-      AddReadJobs(f.FileOffset(t), internal::BytesOf(tensor), jobs);
-      total += t.num_bytes();
-    }
+    if (bulk_read) plan.Add(f.FileOffset(t), internal::BytesOf(tensor), t.name);
     tensors.insert(std::string(t.name), std::move(tensor));
   }
   if (bulk_read) {
-    SAFETENSORS_RETURN_IF_ERROR(ReadInParallel(*f.file, jobs, ThreadsForRead(f.options.threads, total)));
+    SAFETENSORS_RETURN_IF_ERROR(
+        ReadInParallel(*f.file, plan, ThreadsForRead(f.options.threads, plan.bytes())));
   }
   if (!f.device.is_cpu()) {
     for (auto& item : tensors) {
