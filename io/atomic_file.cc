@@ -65,10 +65,12 @@ absl::StatusOr<AtomicFileWriter> AtomicFileWriter::Create(const std::string& pat
   }
   AtomicFileWriter writer(path, std::move(temp), fd);
   if (replacing) {
-    if (::geteuid() == 0) {
-      // Only a privileged process may give a file away; others keep theirs.
-      (void)::fchown(fd, target.st_uid, target.st_gid);
-    }
+    // Only a privileged process may give a file away; for others the new file
+    // stays theirs, as any file they create (documented above). A refusal even
+    // to root (a file system without owners) leaves it the same way: not an
+    // error.
+    const bool owner_kept = ::geteuid() == 0 && ::fchown(fd, target.st_uid, target.st_gid) == 0;
+    static_cast<void>(owner_kept);
     if (::fchmod(fd, target.st_mode & 07777) != 0) {
       return MakeIoError(errno, absl::StrCat("cannot give ", QuoteForMessage(writer.temp_path_),
                                              " the permissions of ", QuoteForMessage(path)));
