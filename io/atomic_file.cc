@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "io/file.h"
 #include "parser/error.h"
 #include "parser/status_macros.h"
 
@@ -19,13 +20,6 @@ namespace {
 // Linux's NAME_MAX on every common file system; a longer last component is
 // ENAMETOOLONG.
 constexpr size_t kMaxNameBytes = 255;
-
-std::string DirectoryOf(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
 
 }  // namespace
 

@@ -28,13 +28,6 @@ namespace {
 constexpr absl::string_view kSuffixField = "{suffix}";
 constexpr absl::string_view kIndexExtension = ".index.json";
 
-std::string DirectoryOf(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
 std::string BaseName(const std::string& path) {
   const size_t slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);

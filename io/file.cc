@@ -14,6 +14,13 @@
 
 namespace safetensors {
 
+std::string DirectoryOf(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
 absl::StatusOr<std::shared_ptr<File>> File::Open(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return MakeIoError(errno, absl::StrCat("cannot open ", QuoteForMessage(path)));
@@ -33,22 +40,8 @@ absl::StatusOr<std::shared_ptr<File>> File::Open(const std::string& path) {
 File::~File() { ::close(fd_); }
 
 absl::Status File::ReadAt(uint64_t offset, absl::Span<uint8_t> out) const {
-  size_t done = 0;
-  while (done < out.size()) {
-    const ssize_t n = ::pread(fd_, out.data() + done, out.size() - done,
-                              static_cast<off_t>(offset + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return MakeIoError(errno, absl::StrCat("cannot read ", QuoteForMessage(path_),
-                                             " at byte ", offset + done));
-    }
-    if (n == 0) {
-      return MakeIoError(EIO, absl::StrCat(QuoteForMessage(path_), " ended at byte ",
-                                           offset + done, "; it shrank while open"));
-    }
-    done += static_cast<size_t>(n);
-  }
-  return absl::OkStatus();
+  const absl::Span<uint8_t> one[] = {out};
+  return ReadVAt(offset, one);
 }
 
 absl::Status File::ReadVAt(uint64_t offset, absl::Span<const absl::Span<uint8_t>> buffers) const {

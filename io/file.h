@@ -18,6 +18,9 @@
 
 namespace safetensors {
 
+// The directory part of `path`: "." for a bare name, "/" for a file in the root.
+std::string DirectoryOf(const std::string& path);
+
 class File {
  public:
   // Opens `path` (symlinks followed) for reading; it must be a regular file.

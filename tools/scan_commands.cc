@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "io/checkpoint.h"
+#include "io/file.h"
 #include "io/header_file.h"
 #include "io/tensor_filter.h"
 #include "parser/dtype.h"
@@ -113,7 +114,7 @@ CheckResult CheckCheckpoint(const std::string& shown, const std::string& path, b
   if (!index_path.ok()) return result;
   absl::StatusOr<CheckpointIndex> index = ReadCheckpointIndex(*index_path);
   if (!index.ok()) return result;
-  const std::string dir = index_path->substr(0, index_path->rfind('/') + 1);
+  const std::string dir = DirectoryOf(*index_path) + "/";
   for (const std::string& name : index->shards()) {
     result.shards.push_back(CheckFile(name, dir + name, strict));
   }
