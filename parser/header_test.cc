@@ -2,6 +2,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -225,6 +227,66 @@ TEST(HeaderTest, NumbersInShapesAndOffsetsArePlainU64) {
   }
   for (const char* dim : {"01", "+1", "1.", ".5", "1e", "-", "0x10", "1_0", "Infinity", "NaN"}) {
     EXPECT_THAT(Parse(with_shape(dim)), HasErrorCode(ErrorCode::kInvalidJson)) << dim;
+  }
+}
+
+// The reader takes entries spelled as writers spell them on a fast path and
+// everything else on the general one. A space after every ':' and ','
+// (outside names) sends an entry down the general path: both spellings must
+// give the same tensors, or the same error code.
+std::string Spaced(const std::string& json) {
+  std::string out;
+  for (char c : json) {
+    out += c;
+    if (c == ':' || c == ',') out += ' ';
+  }
+  return out;
+}
+
+TEST(HeaderTest, PlainAndSpacedSpellingsReadAlike) {
+  const std::string nine_dims = "[1,1,1,1,1,1,1,1,2]";  // more dims than the fast path keeps
+  const std::vector<std::pair<std::string, size_t>> valid = {  // header, data bytes
+      {Object({Entry("w", "F32", "[2,3]", 0, 24), Entry("b", "BF16", "[3]", 24, 30)}), 30},
+      {Object({Entry("scalar", "F64", "[]", 0, 8), Entry("empty", "U8", "[0,5]", 8, 8)}), 8},
+      {Object({Entry("deep", "I8", nine_dims, 0, 2)}), 2},
+      {Object({Entry("big", "U8", "[1000000000000000000,0]", 0, 0)}), 0},  // 19 digits
+      {Object({Entry("esc\\u00e9\\n", "U8", "[2]", 0, 2)}), 2},  // escapes: general path only
+      {Object({Entry("caf\xc3\xa9", "U8", "[2]", 0, 2)}), 2},
+      {Object({"\"__metadata__\":{\"format\":\"pt\"}", Entry("m", "F8_E4M3", "[1]", 0, 1)}), 1},
+  };
+  for (const auto& [json, data_bytes] : valid) {
+    SCOPED_TRACE(json);
+    const std::string data(data_bytes, 'x');
+    ASSERT_OK_AND_ASSIGN(Header plain, Parse(File(json, data)));
+    ASSERT_OK_AND_ASSIGN(Header general, Parse(File(Spaced(json), data)));
+    ASSERT_EQ(plain.tensors().size(), general.tensors().size());
+    for (size_t i = 0; i < plain.tensors().size(); ++i) {
+      EXPECT_EQ(plain.tensors()[i], general.tensors()[i]);
+    }
+    EXPECT_EQ(plain.metadata(), general.metadata());
+  }
+  const std::vector<std::string> invalid = {
+      Object({Entry("t", "F33", "[1]", 0, 4)}),                   // unknown dtype
+      Object({Entry("t", "U8", "[01]", 0, 1)}),                   // leading zero
+      Object({Entry("t", "U8", "[1.0]", 0, 1)}),                  // fraction
+      Object({Entry("t", "U8", "[1e0]", 0, 1)}),                  // exponent
+      Object({Entry("t", "U8", "[-1]", 0, 1)}),                   // sign
+      Object({Entry("t", "U8", absl::StrCat("[", k2Pow64, "]"), 0, 1)}),
+      Object({Entry("t", "U8", absl::StrCat("[", kU64Max, "]"), 0, 1)}),  // 20 digits
+      Object({Entry("__metadata__", "U8", "[1]", 0, 1)}),         // not a tensor name
+      Object({Entry("t", "U8", "[1]", 0, 1), Entry("t", "U8", "[1]", 1, 2)}),  // duplicate
+      Object({Entry("t", "U8", "[2]", 0, 1)}),                    // size mismatch
+      Object({Entry("t", "U8", "[1]", 1, 2)}),                    // gap
+      "{\"t\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}",  // unterminated
+      "{\"t\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}}",  // trailing
+      "{\"t\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1,2]}}",
+      "{\"t\":{\"dtype\":\"U8\",\"shape\":[1,],\"data_offsets\":[0,1]}}",
+  };
+  for (const std::string& json : invalid) {
+    SCOPED_TRACE(json);
+    absl::StatusOr<Header> plain = Parse(File(json, "xx"));
+    ASSERT_FALSE(plain.ok());
+    EXPECT_THAT(Parse(File(Spaced(json), "xx")), HasErrorCode(*GetErrorCode(plain.status())));
   }
 }
 

@@ -75,33 +75,10 @@ namespace {
 bool IsDigit(int c) { return c >= '0' && c <= '9'; }
 
 // True for the bytes a string can hold without an escape.
-bool IsPlainStringByte(uint8_t b) { return b != '"' && b != '\\' && b >= 0x20; }
-
-// How many bytes from the cursor can be copied verbatim into a string: up to
-// the first '"', '\\' or control character. Eight bytes at a time: for each
-// test, (v - 0x01..) & ~v & 0x80.. flags the lowest byte that is zero (for
-// v ^ c: equal to c; for v - 0x20..: below 0x20) exactly.
+// How many bytes from the cursor a string holds verbatim: up to the first
+// '"', '\\' or control character.
 size_t CountPlainStringBytes(const ByteCursor& cursor) {
-  constexpr uint64_t kOnes = 0x0101010101010101ULL;
-  constexpr uint64_t kHigh = 0x8080808080808080ULL;
-  size_t count = 0;
-  uint64_t word;
-  while (cursor.PeekWord(&word, count)) {
-    const uint64_t quote = word ^ (kOnes * '"');
-    const uint64_t backslash = word ^ (kOnes * '\\');
-    const uint64_t special = (((quote - kOnes) & ~quote) |
-                              ((backslash - kOnes) & ~backslash) |
-                              ((word - kOnes * 0x20) & ~word)) &
-                             kHigh;
-    if (special != 0) {
-      return count + static_cast<size_t>(__builtin_ctzll(special) / 8);
-    }
-    count += 8;
-  }
-  while (count < cursor.remaining() && IsPlainStringByte(static_cast<uint8_t>(cursor.PeekAt(count)))) {
-    ++count;
-  }
-  return count;
+  return cursor.CountUntilControlOr('"', '\\');
 }
 
 // Whether `c` starts some JSON value: if a value of the wrong type starts
@@ -315,7 +292,7 @@ absl::Status JsonReader::ReadKey(std::string& scratch, absl::string_view* key,
   return absl::OkStatus();
 }
 
-absl::Status JsonReader::ReadU64(absl::FunctionRef<std::string()> what, uint64_t* value) {
+absl::Status JsonReader::ReadU64Slow(absl::FunctionRef<std::string()> what, uint64_t* value) {
   const int c = cursor_.Peek();
   if (c != '-' && !IsDigit(c)) {
     return WrongType(absl::StrCat(what(), " must hold unsigned integers"));

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/optimization.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
@@ -66,6 +67,23 @@ bool FitsSerdeNumber(const NumberToken& number);
 
 // The base of a strict reader: its grammar's rules are the subclass's; the
 // input must already be valid UTF-8.
+// Takes a number spelled 0|[1-9][0-9]{0,18} that no digit, '.', 'e' or 'E'
+// follows: the unsigned integers nearly every document holds. False, with
+// `cursor` unmoved, for anything else (JsonReader::ReadU64 then takes the
+// 20-digit ones and reports the rest).
+inline bool TakePlainU64(ByteCursor& cursor, uint64_t* value) {
+  ByteCursor after = cursor;
+  const int first = after.Peek();
+  const size_t digits = after.TakeDigits(19, value);
+  const int next = after.Peek();
+  if (digits == 0 || (first == '0' && digits > 1) || (next >= '0' && next <= '9') ||
+      next == '.' || next == 'e' || next == 'E') {
+    return false;
+  }
+  cursor = after;
+  return true;
+}
+
 class JsonReader {
  protected:
   // `json`, the `document` ("header", "index"), starts at byte `file_offset`
@@ -139,7 +157,13 @@ class JsonReader {
   // The one lexer of unsigned integers 0|[1-9][0-9]* up to 2^64-1. `what`
   // names the value for errors ("tensor \"w\": shape"); it is called only on
   // an error, so a valid document never pays for the message.
-  absl::Status ReadU64(absl::FunctionRef<std::string()> what, uint64_t* value);
+  // Inline: a header holds four or more of these per tensor, nearly all
+  // taken by TakePlainU64; the rest (20 digits, and every error) go to
+  // ReadU64Slow.
+  absl::Status ReadU64(absl::FunctionRef<std::string()> what, uint64_t* value) {
+    if (ABSL_PREDICT_TRUE(TakePlainU64(cursor_, value))) return absl::OkStatus();
+    return ReadU64Slow(what, value);
+  }
   // Validates one JSON value of any type without keeping it, nested at most
   // kMaxNestingDepth levels counting `parent_depth` enclosing containers.
   absl::Status SkipValue(int parent_depth);
@@ -151,6 +175,7 @@ class JsonReader {
   std::string value_scratch_;
 
  private:
+  absl::Status ReadU64Slow(absl::FunctionRef<std::string()> what, uint64_t* value);
   absl::Status ReadEscape(std::string& out);
   absl::Status ReadHex4(uint32_t* value);
 };

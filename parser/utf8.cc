@@ -5,12 +5,15 @@
 namespace safetensors {
 namespace {
 
-// Headers are nearly all ASCII, so skip eight ASCII bytes at a time first.
+// Headers are nearly all ASCII, so skip ASCII 32 bytes at a time, then 8.
 void SkipAsciiWords(ByteCursor& cursor) {
-  uint64_t word;
-  while (cursor.PeekWord(&word) && (word & 0x8080808080808080ULL) == 0) {
-    (void)cursor.Skip(8);
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  uint64_t a, b, c, d;
+  while (cursor.PeekWord(&a) && cursor.PeekWord(&b, 8) && cursor.PeekWord(&c, 16) &&
+         cursor.PeekWord(&d, 24) && ((a | b | c | d) & kHigh) == 0) {
+    (void)cursor.Skip(32);
   }
+  while (cursor.PeekWord(&a) && (a & kHigh) == 0) (void)cursor.Skip(8);
 }
 
 bool InRange(int byte, int low, int high) { return byte >= low && byte <= high; }
