@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <condition_variable>
 #include <deque>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <system_error>
@@ -99,10 +101,35 @@ absl::StatusOr<CheckpointShard> OpenShard(std::string name, std::string path,
   return CheckpointShard{std::move(name), std::move(path), *std::move(file), *std::move(header)};
 }
 
-// Opens and validates shards on helper threads as the index names them, so
-// that shards are parsed while the rest of the index still is (a checkpoint
-// of 163 shards is 163 files to open and parse). Finish() gathers them in
-// shard-number order and reports the first failure in that order, whatever
+// Whether each of weight_map's entries [begin, end) is in the shard it names.
+// Each shard's tensor after the last one found is tried before a hash
+// lookup: an index lists a shard's tensors in its order when both are sorted
+// by name (huggingface_hub's index and the reference's files of one dtype)
+// or both in state-dict order.
+bool EntriesInTheirShards(const CheckpointIndex& index, const std::vector<CheckpointShard>& shards,
+                          size_t begin, size_t end) {
+  std::vector<size_t> next_in_shard(shards.size(), 0);
+  for (size_t i = begin; i < end; ++i) {
+    const CheckpointIndex::Entry& entry = index.weight_map()[i];
+    const absl::Span<const TensorInfo> tensors = shards[entry.shard].header.tensors();
+    size_t& next = next_in_shard[entry.shard];
+    if (next < tensors.size() && tensors[next].name == entry.tensor) {
+      ++next;
+      continue;
+    }
+    const TensorInfo* found = shards[entry.shard].header.Find(entry.tensor);
+    if (ABSL_PREDICT_FALSE(found == nullptr)) return false;
+    next = static_cast<size_t>(found - tensors.data()) + 1;
+  }
+  return true;
+}
+
+// The parallel part of opening a sharded checkpoint (163 shards are 163
+// files to open and parse, and ~90,000 names to look up): shards are opened
+// and validated on helper threads as the index names them, so that they are
+// parsed while the rest of the index still is; once the index is complete,
+// every thread looks up weight_map entries in the shards they name. Finish()
+// gathers the shards in shard-number order and reports the first failure in that order, whatever
 // the threads' timing. No thread outlives the object.
 class ShardOpener {
  public:
@@ -119,71 +146,116 @@ class ShardOpener {
   }
   ShardOpener(const ShardOpener&) = delete;
   ShardOpener& operator=(const ShardOpener&) = delete;
-  ~ShardOpener() { Stop(); }
-
-  void Add(uint32_t number, std::string name) {
+  // Tasks not started are dropped (Finish was not reached: the index failed).
+  ~ShardOpener() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      queue_.emplace_back(number, std::move(name));
+      queue_.clear();
+      closed_ = true;
+    }
+    wake_.notify_all();
+    for (std::thread& helper : helpers_) helper.join();
+  }
+
+  void Add(uint32_t number, std::string name) {
+    Post([this, number, name = std::move(name)] {
+      absl::StatusOr<CheckpointShard> shard =
+          OpenShard(name, absl::StrCat(dir_, "/", name), options_);
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (opened_.size() <= number) opened_.resize(number + 1);
+      opened_[number] = std::move(shard);
+    });
+  }
+
+  struct Opened {
+    std::vector<CheckpointShard> shards;
+    // Every weight_map entry names a shard that holds its tensor.
+    bool each_entry_in_its_shard = true;
+  };
+
+  // The `index`'s shards, numbered 0..count-1, each opened and validated.
+  absl::StatusOr<Opened> Finish(const CheckpointIndex& index) {
+    Drain();
+    const size_t count = index.shards().size();
+    Opened out;
+    out.shards.reserve(count);
+    for (size_t i = 0; i < count; ++i) {
+      if (i >= opened_.size() || !opened_[i].has_value()) {
+        return MakeError(ErrorCode::kInternal, absl::StrCat("shard ", i, " was never opened"));
+      }
+      if (!opened_[i]->ok()) return opened_[i]->status();
+      out.shards.push_back(*std::move(*opened_[i]));
+    }
+    // Runs of entries, in weight_map order: a run's lookups mostly stay in
+    // a few shards' tables, which stay in cache.
+    constexpr size_t kEntriesPerTask = 4096;
+    const size_t entries = index.weight_map().size();
+    // One flag per task; not vector<bool>, whose bits share bytes.
+    std::vector<char> found((entries + kEntriesPerTask - 1) / kEntriesPerTask);
+    for (size_t task = 0; task < found.size(); ++task) {
+      Post([&index, &out, &found, task, entries] {
+        const size_t begin = task * kEntriesPerTask;
+        found[task] = EntriesInTheirShards(index, out.shards, begin,
+                                           std::min(entries, begin + kEntriesPerTask))
+                          ? 1
+                          : 0;
+      });
+    }
+    Drain();
+    out.each_entry_in_its_shard =
+        std::all_of(found.begin(), found.end(), [](char ok) { return ok != 0; });
+    return out;
+  }
+
+ private:
+  void Post(std::function<void()> task) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      queue_.push_back(std::move(task));
     }
     wake_.notify_one();
   }
 
-  // The `count` shards numbered 0..count-1, each opened and validated.
-  absl::StatusOr<std::vector<CheckpointShard>> Finish(size_t count) {
-    Stop();
-    std::vector<CheckpointShard> shards;
-    shards.reserve(count);
-    for (size_t i = 0; i < count; ++i) {
-      if (i >= results_.size() || !results_[i].has_value()) {
-        return MakeError(ErrorCode::kInternal, absl::StrCat("shard ", i, " was never opened"));
-      }
-      if (!results_[i]->ok()) return results_[i]->status();
-      shards.push_back(*std::move(*results_[i]));
-    }
-    return shards;
-  }
-
- private:
-  // Takes queued shards until the queue is empty and no more will come.
-  void Work() {
+  // Runs queued tasks until the queue is empty, then returns (`helper`
+  // false) or, on a helper thread, waits for more until the object closes.
+  void RunTasks(bool helper) {
     for (;;) {
-      std::pair<uint32_t, std::string> task;
+      std::function<void()> task;
       {
         std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [this] { return done_ || !queue_.empty(); });
+        if (helper) wake_.wait(lock, [this] { return closed_ || !queue_.empty(); });
         if (queue_.empty()) return;
         task = std::move(queue_.front());
         queue_.pop_front();
+        ++running_;
       }
-      absl::StatusOr<CheckpointShard> shard =
-          OpenShard(task.second, absl::StrCat(dir_, "/", task.second), options_);
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (results_.size() <= task.first) results_.resize(task.first + 1);
-      results_[task.first] = std::move(shard);
+      task();
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        --running_;
+      }
+      idle_.notify_all();
     }
   }
+  void Work() { RunTasks(/*helper=*/true); }
 
-  // No more shards: the caller's thread helps empty the queue, then every
-  // helper is joined.
-  void Stop() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (done_) return;
-      done_ = true;
-    }
-    wake_.notify_all();
-    Work();
-    for (std::thread& helper : helpers_) helper.join();
+  // The caller's thread helps empty the queue, then waits for the tasks
+  // still running (tasks post no tasks, so then all are done).
+  void Drain() {
+    RunTasks(/*helper=*/false);
+    std::unique_lock<std::mutex> lock(mutex_);
+    idle_.wait(lock, [this] { return running_ == 0; });
   }
 
   const std::string dir_;
   const CheckpointOptions& options_;
   std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<std::pair<uint32_t, std::string>> queue_;
-  bool done_ = false;
-  std::vector<std::optional<absl::StatusOr<CheckpointShard>>> results_;  // by shard number
+  std::condition_variable wake_;  // a task was posted, or the object closes
+  std::condition_variable idle_;  // a task finished
+  std::deque<std::function<void()>> queue_;
+  int running_ = 0;
+  bool closed_ = false;
+  std::vector<std::optional<absl::StatusOr<CheckpointShard>>> opened_;  // by shard number
   std::vector<std::thread> helpers_;
 };
 
@@ -220,10 +292,13 @@ absl::StatusOr<CheckpointIndex> ReadCheckpointIndex(const std::string& index_pat
                                   " bytes exceeds the limit of ", options.max_index_size,
                                   " bytes"));
   }
-  std::string text(static_cast<size_t>(file->size()), '\0');
+  // Not zero-filled (a std::string would be): every byte is read into.
+  const size_t size = static_cast<size_t>(file->size());
+  const std::unique_ptr<char[]> text(new char[size]);
   SAFETENSORS_RETURN_IF_ERROR(
-      file->ReadAt(0, absl::MakeSpan(reinterpret_cast<uint8_t*>(text.data()), text.size())));
-  absl::StatusOr<CheckpointIndex> index = ParseCheckpointIndex(text, options);
+      file->ReadAt(0, absl::MakeSpan(reinterpret_cast<uint8_t*>(text.get()), size)));
+  absl::StatusOr<CheckpointIndex> index =
+      ParseCheckpointIndex(absl::string_view(text.get(), size), options);
   if (!index.ok()) {
     return AddContext(index.status(), absl::StrCat("index ", QuoteForMessage(index_path)));
   }
@@ -234,6 +309,7 @@ absl::StatusOr<Checkpoint> Checkpoint::Open(const std::string& path,
                                             const CheckpointOptions& options) {
   SAFETENSORS_ASSIGN_OR_RETURN(const Resolved resolved, Resolve(path, options));
   Checkpoint checkpoint;
+  bool each_entry_in_its_shard = true;  // trivially, for one file
   if (resolved.index_path.empty()) {
     SAFETENSORS_ASSIGN_OR_RETURN(
         CheckpointShard shard,
@@ -249,14 +325,16 @@ absl::StatusOr<Checkpoint> Checkpoint::Open(const std::string& path,
     SAFETENSORS_ASSIGN_OR_RETURN(CheckpointIndex index,
                                  ReadCheckpointIndex(resolved.index_path, index_options));
     checkpoint.index_ = std::move(index);
-    SAFETENSORS_ASSIGN_OR_RETURN(checkpoint.shards_,
-                                 opener.Finish(checkpoint.index_->shards().size()));
+    SAFETENSORS_ASSIGN_OR_RETURN(ShardOpener::Opened opened, opener.Finish(*checkpoint.index_));
+    checkpoint.shards_ = std::move(opened.shards);
+    each_entry_in_its_shard = opened.each_entry_in_its_shard;
   }
-  SAFETENSORS_RETURN_IF_ERROR(checkpoint.Validate(options));
+  SAFETENSORS_RETURN_IF_ERROR(checkpoint.Validate(options, each_entry_in_its_shard));
   return checkpoint;
 }
 
-absl::Status Checkpoint::Validate(const CheckpointOptions& options) {
+absl::Status Checkpoint::Validate(const CheckpointOptions& options,
+                                  bool each_entry_in_its_shard) {
   uint64_t in_shards = 0;
   for (const CheckpointShard& shard : shards_) in_shards += shard.header.tensors().size();
   if (!index_.has_value()) {  // one file: its header alone decides
@@ -264,9 +342,11 @@ absl::Status Checkpoint::Validate(const CheckpointOptions& options) {
     all_listed_ = true;
     return SumTensorBytes();
   }
-  // Each weight_map tensor in the shard it names: one lookup each.
+  // Each weight_map tensor in the shard it names: looked up on all threads
+  // when the shards were opened; if one is not, the first such is reported.
   for (const CheckpointIndex::Entry& entry : index_->weight_map()) {
-    if (ABSL_PREDICT_TRUE(shards_[entry.shard].header.Find(entry.tensor) != nullptr)) continue;
+    if (ABSL_PREDICT_TRUE(each_entry_in_its_shard)) break;
+    if (shards_[entry.shard].header.Find(entry.tensor) != nullptr) continue;
     std::string elsewhere = " (no shard does)";
     for (const CheckpointShard& shard : shards_) {
       if (shard.header.Find(entry.tensor) != nullptr) {
@@ -311,6 +391,10 @@ absl::Status Checkpoint::Validate(const CheckpointOptions& options) {
                                     " such tensors in all)"));
     }
   }
+  return CheckTotalSize();
+}
+
+absl::Status Checkpoint::CheckTotalSize() {
   SAFETENSORS_RETURN_IF_ERROR(SumTensorBytes());
   if (std::optional<uint64_t> claimed = index_->total_size(); claimed.has_value()) {
     if (*claimed != tensor_bytes_) {

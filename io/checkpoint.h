@@ -95,7 +95,11 @@ class Checkpoint {
 
  private:
   Checkpoint() = default;
-  absl::Status Validate(const CheckpointOptions& options);
+  // The rules across shards. `each_entry_in_its_shard`: every weight_map
+  // entry's tensor was found in the shard it names (looked up in parallel).
+  absl::Status Validate(const CheckpointOptions& options, bool each_entry_in_its_shard);
+  // Sums the tensor bytes; a total_size that differs is a warning.
+  absl::Status CheckTotalSize();
   absl::Status SumTensorBytes();
 
   std::string index_path_;

@@ -2,13 +2,21 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <random>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "parser/checkpoint_index_writer.h"
+#include "parser/dtype.h"
 #include "parser/error.h"
+#include "parser/header_writer.h"
 #include "parser/status_matchers.h"
 #include "testdata/test_files.h"
 
@@ -138,6 +146,67 @@ TEST(CheckpointTest, HubCacheLayoutOfSymlinksLoads) {
   ASSERT_OK_AND_ASSIGN(Checkpoint via_index,
                        Checkpoint::Open(absl::StrCat(root, "/snapshots/0123abcd/", kIndex)));
   EXPECT_EQ(via_index.shards()[1].name, kShard2);
+}
+
+// Writes a checkpoint of `shards` shards of `per_shard` one-byte tensors
+// into `dir`, and an index listing `weight_map` (tensor, shard number).
+void WriteCheckpoint(const std::string& dir, int shards, int per_shard,
+                     const std::vector<std::pair<std::string, int>>& weight_map) {
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  auto shard_name = [&](int s) {
+    return absl::StrCat("model-", s + 1, "-of-", shards, ".safetensors");
+  };
+  for (int s = 0; s < shards; ++s) {
+    std::vector<std::string> names;
+    for (int t = 0; t < per_shard; ++t) names.push_back(absl::StrCat("s", s, ".t", t));
+    std::vector<TensorDescription> tensors;
+    for (const std::string& name : names) tensors.push_back({name, Dtype::kU8, {1}});
+    absl::StatusOr<SerializedHeader> header = SerializeHeader(tensors, std::nullopt);
+    ASSERT_TRUE(header.ok()) << header.status();
+    std::ofstream(dir + "/" + shard_name(s), std::ios::binary)
+        << header->bytes << std::string(static_cast<size_t>(per_shard), 'x');
+  }
+  std::vector<std::pair<std::string, std::string>> entries;
+  for (const auto& [tensor, s] : weight_map) entries.emplace_back(tensor, shard_name(s));
+  absl::StatusOr<std::string> index = SerializeCheckpointIndex({}, entries);
+  ASSERT_TRUE(index.ok()) << index.status();
+  std::ofstream(dir + "/" + kIndex, std::ios::binary) << *index;
+}
+
+// Tens of thousands of entries are looked up on several threads, in runs; an
+// entry in the wrong shard anywhere in weight_map is still found, and the
+// first in weight_map order is the one reported, whatever the order of the
+// index relative to the shards.
+TEST(CheckpointTest, ManyEntriesInAnyOrderAreEachChecked) {
+  constexpr int kShards = 3, kPerShard = 5000;
+  std::vector<std::pair<std::string, int>> listed;
+  for (int s = 0; s < kShards; ++s) {
+    for (int t = 0; t < kPerShard; ++t) listed.emplace_back(absl::StrCat("s", s, ".t", t), s);
+  }
+  std::mt19937 random(5);
+  std::shuffle(listed.begin() + kPerShard, listed.end(), random);  // shard 0 in order
+  const std::string dir = ::testing::TempDir() + "/many_entries";
+  WriteCheckpoint(dir, kShards, kPerShard, listed);
+  ASSERT_OK_AND_ASSIGN(Checkpoint good, Checkpoint::Open(dir));
+  EXPECT_EQ(good.num_tensors(), static_cast<size_t>(kShards * kPerShard));
+
+  for (size_t wrong : {size_t{3}, size_t{9000}, listed.size() - 1}) {
+    std::vector<std::pair<std::string, int>> moved = listed;
+    moved[wrong].second = (moved[wrong].second + 1) % kShards;
+    WriteCheckpoint(dir, kShards, kPerShard, moved);
+    absl::StatusOr<Checkpoint> bad = Checkpoint::Open(dir);
+    EXPECT_THAT(bad, HasErrorCode(ErrorCode::kTensorNotInShard)) << wrong;
+    EXPECT_THAT(bad.status().message(),
+                HasSubstr(absl::StrCat("tensor \"", listed[wrong].first, "\" in shard")));
+  }
+  // Two wrong entries: the earlier in weight_map is reported.
+  std::vector<std::pair<std::string, int>> two = listed;
+  two[12000].second = (two[12000].second + 1) % kShards;
+  two[7000].second = (two[7000].second + 1) % kShards;
+  WriteCheckpoint(dir, kShards, kPerShard, two);
+  EXPECT_THAT(Checkpoint::Open(dir).status().message(),
+              HasSubstr(absl::StrCat("tensor \"", listed[7000].first, "\" in shard")));
 }
 
 TEST(CheckpointTest, IndexSizeLimitIsCheckedBeforeReading) {

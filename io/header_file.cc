@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
-#include <vector>
 
 #include "parser/status_macros.h"
 
@@ -18,9 +17,12 @@ absl::StatusOr<Header> ReadHeader(const File& file, const ParseOptions& options)
   SAFETENSORS_ASSIGN_OR_RETURN(
       const uint64_t header_size,
       ReadHeaderSize(absl::MakeConstSpan(first, first_size), file.size(), options));
-  std::vector<uint8_t> prefix(static_cast<size_t>(kLengthPrefixSize + header_size));
-  SAFETENSORS_RETURN_IF_ERROR(file.ReadAt(0, absl::MakeSpan(prefix)));
-  return ParseHeader(prefix, file.size(), options);
+  // Not zero-filled (a vector would be): every byte is read into.
+  const size_t prefix_size = static_cast<size_t>(kLengthPrefixSize + header_size);
+  const std::unique_ptr<uint8_t[]> prefix(new uint8_t[prefix_size]);
+  const absl::Span<uint8_t> bytes(prefix.get(), prefix_size);
+  SAFETENSORS_RETURN_IF_ERROR(file.ReadAt(0, bytes));
+  return ParseHeader(bytes, file.size(), options);
 }
 
 absl::StatusOr<Header> ReadHeaderFile(const std::string& path, const ParseOptions& options) {
