@@ -20,23 +20,26 @@ constexpr uint64_t kParallelReadThreshold = uint64_t{64} << 20;
 
 void ReadPlan::Add(uint64_t offset, absl::Span<uint8_t> out, absl::string_view label) {
   bytes_ += out.size();
+  const size_t item = pieces_.size();
+  pieces_.push_back(0);
   bool first_piece = true;
   while (!out.empty()) {
     Read* last = reads_.empty() ? nullptr : &reads_.back();
+    const bool joins = last != nullptr && last->offset + last->bytes == offset &&
+                       last->bytes < max_read_bytes_ && last->buffers.size() < max_buffers_;
     // Joins the previous read when it ends where this starts and has room.
-    if (last != nullptr && last->offset + last->bytes == offset &&
-        last->bytes < max_read_bytes_ && last->buffers.size() < max_buffers_) {
-      const uint64_t take = std::min<uint64_t>(out.size(), max_read_bytes_ - last->bytes);
-      last->buffers.push_back(out.first(static_cast<size_t>(take)));
+    const uint64_t room = joins ? max_read_bytes_ - last->bytes : max_read_bytes_;
+    const uint64_t take = std::min<uint64_t>(out.size(), room);
+    const absl::Span<uint8_t> piece = out.first(static_cast<size_t>(take));
+    if (joins) {
+      last->buffers.push_back(piece);
       last->bytes += take;
       if (first_piece) ++last->labels;
-      offset += take;
-      out.remove_prefix(static_cast<size_t>(take));
-      first_piece = false;
-      continue;
+      last->last_item = item;
+    } else {
+      reads_.push_back(Read{offset, take, {piece}, label, 1, item, item});
     }
-    const uint64_t take = std::min<uint64_t>(out.size(), max_read_bytes_);
-    reads_.push_back(Read{offset, take, {out.first(static_cast<size_t>(take))}, label, 1});
+    ++pieces_[item];
     offset += take;
     out.remove_prefix(static_cast<size_t>(take));
     first_piece = false;
@@ -49,28 +52,56 @@ int ThreadsForRead(int requested, uint64_t bytes) {
   return static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
 }
 
-absl::Status ReadInParallel(const File& file, const ReadPlan& plan, int threads) {
-  const std::vector<ReadPlan::Read>& reads = plan.reads();
+absl::Status ReadInParallel(absl::Span<const FileReadPlan> plans, int threads,
+                            ReadProgressTracker* progress) {
+  struct Task {
+    const FileReadPlan* plan;
+    const ReadPlan::Read* read;
+    std::vector<uint32_t>* pieces_left;  // of the plan's items
+  };
+  std::vector<std::vector<uint32_t>> pieces_left;
+  pieces_left.reserve(plans.size());
+  std::vector<Task> tasks;
+  uint64_t empty_items = 0;
+  for (const FileReadPlan& p : plans) {
+    pieces_left.push_back(p.plan->pieces());
+    empty_items += static_cast<uint64_t>(
+        std::count(p.plan->pieces().begin(), p.plan->pieces().end(), 0u));
+    for (const ReadPlan::Read& read : p.plan->reads()) {
+      tasks.push_back(Task{&p, &read, &pieces_left.back()});
+    }
+  }
+  if (progress != nullptr && empty_items > 0) progress->Add(0, empty_items);
+
   std::atomic<size_t> next{0};
-  std::mutex mutex;
+  std::mutex mutex;  // guards the failure and pieces_left
   absl::Status first_error;
-  size_t first_error_read = reads.size();
+  size_t first_error_task = tasks.size();
   auto worker = [&] {
-    for (size_t i = next++; i < reads.size(); i = next++) {
-      absl::Status status = file.ReadVAt(reads[i].offset, reads[i].buffers);
+    for (size_t i = next++; i < tasks.size(); i = next++) {
+      const Task& task = tasks[i];
+      absl::Status status = task.plan->file->ReadVAt(task.read->offset, task.read->buffers);
+      std::unique_lock<std::mutex> lock(mutex);
       if (!status.ok()) {
-        std::lock_guard<std::mutex> lock(mutex);
-        if (i < first_error_read) {  // the earliest read that failed
-          first_error_read = i;
+        if (i < first_error_task) {  // the earliest read that failed
+          first_error_task = i;
           first_error = status;
         }
-        next = reads.size();
+        next = tasks.size();
+        continue;
       }
+      if (progress == nullptr) continue;
+      uint64_t completed = 0;
+      for (size_t item = task.read->first_item; item <= task.read->last_item; ++item) {
+        if (--(*task.pieces_left)[item] == 0) ++completed;
+      }
+      lock.unlock();
+      progress->Add(task.read->bytes, completed);
     }
   };
   std::vector<std::thread> pool;
   const size_t helpers =
-      std::min<size_t>(static_cast<size_t>(std::max(threads, 1)) - 1, reads.size());
+      std::min<size_t>(static_cast<size_t>(std::max(threads, 1)) - 1, tasks.size());
   for (size_t i = 0; i < helpers; ++i) {
     try {
       pool.emplace_back(worker);
@@ -81,14 +112,17 @@ absl::Status ReadInParallel(const File& file, const ReadPlan& plan, int threads)
   worker();
   for (std::thread& thread : pool) thread.join();
   if (first_error.ok()) return first_error;
-  const ReadPlan::Read& failed = reads[first_error_read];
-  if (failed.first_label.empty()) return first_error;
-  return AddContext(first_error,
-                    absl::StrCat("reading tensor ", QuoteForMessage(failed.first_label),
-                                 failed.labels > 1
-                                     ? absl::StrCat(" and the ", failed.labels - 1,
-                                                    " after it in the same read")
-                                     : std::string()));
+  const ReadPlan::Read& failed = *tasks[first_error_task].read;
+  if (!failed.first_label.empty()) {
+    first_error = AddContext(first_error,
+                             absl::StrCat("reading tensor ", QuoteForMessage(failed.first_label),
+                                          failed.labels > 1
+                                              ? absl::StrCat(" and the ", failed.labels - 1,
+                                                             " after it in the same read")
+                                              : std::string()));
+  }
+  const absl::string_view context = tasks[first_error_task].plan->context;
+  return context.empty() ? first_error : AddContext(first_error, context);
 }
 
 }  // namespace safetensors

@@ -1,10 +1,12 @@
-// Filling many buffers from one file with a plan of large positioned reads
-// spread over a few threads: the pread backend's bulk read. No thread
-// outlives the call.
+// Filling many buffers from one file, or from each of several, with plans of
+// large positioned reads spread over a few threads: the pread backend's bulk
+// read, and load_model's read straight into a model. No thread outlives the
+// call.
 //
 //   ReadPlan plan;
 //   for (each tensor, in file order) plan.Add(file_offset, tensor_bytes, name);
-//   absl::Status s = ReadInParallel(file, plan, ThreadsForRead(0, plan.bytes()));
+//   ReadProgressTracker progress(callback, plan.bytes(), plan.items());
+//   absl::Status s = ReadInParallel(file, plan, ThreadsForRead(0, plan.bytes()), &progress);
 //
 // Reads are coalesced: a run of buffers whose file ranges follow each other
 // (as a safetensors file's tensors do) becomes one preadv of up to
@@ -15,6 +17,8 @@
 #define SAFETENSORS_IO_PARALLEL_READ_H_
 
 #include <cstdint>
+#include <functional>
+#include <mutex>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -38,6 +42,10 @@ class ReadPlan {
     std::vector<absl::Span<uint8_t>> buffers;
     absl::string_view first_label;  // of the first buffer, for messages
     size_t labels = 0;              // how many buffers' labels it covers
+    // The Add calls (items) it serves pieces of: first_item, first_item + 1,
+    // ..., last_item (consecutive, as reads follow the calls' order).
+    size_t first_item = 0;
+    size_t last_item = 0;
   };
 
   // `max_read_bytes` > 0; `max_buffers` >= 1 (a preadv takes at most IOV_MAX).
@@ -50,23 +58,87 @@ class ReadPlan {
 
   const std::vector<Read>& reads() const { return reads_; }
   uint64_t bytes() const { return bytes_; }
+  // How many Add calls, and how many reads serve each (0 for an empty one).
+  size_t items() const { return pieces_.size(); }
+  const std::vector<uint32_t>& pieces() const { return pieces_; }
 
  private:
   uint64_t max_read_bytes_;
   size_t max_buffers_;
   std::vector<Read> reads_;
+  std::vector<uint32_t> pieces_;  // by item
   uint64_t bytes_ = 0;
+};
+
+// How far a load is: bytes and tensors done so far, of the totals.
+struct ReadProgress {
+  uint64_t bytes_done = 0;
+  uint64_t bytes_total = 0;
+  uint64_t tensors_done = 0;
+  uint64_t tensors_total = 0;
+};
+
+// Counts a load's progress across reads, files and threads and reports each
+// step to `callback` (if set), one call at a time and in order, so reports
+// never go backwards and the last one says done == total. The callback runs
+// on whichever loading thread finished the step: it should be quick, and
+// must not call back into the load.
+class ReadProgressTracker {
+ public:
+  ReadProgressTracker(std::function<void(const ReadProgress&)> callback, uint64_t bytes_total,
+                      uint64_t tensors_total)
+      : callback_(std::move(callback)) {
+    progress_.bytes_total = bytes_total;
+    progress_.tensors_total = tensors_total;
+  }
+  ReadProgressTracker(const ReadProgressTracker&) = delete;
+  ReadProgressTracker& operator=(const ReadProgressTracker&) = delete;
+
+  // `bytes` more read and `tensors` more complete. Thread-safe.
+  void Add(uint64_t bytes, uint64_t tensors) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    progress_.bytes_done += bytes;
+    progress_.tensors_done += tensors;
+    if (callback_) callback_(progress_);
+  }
+  ReadProgress Current() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return progress_;
+  }
+
+ private:
+  const std::function<void(const ReadProgress&)> callback_;
+  mutable std::mutex mutex_;
+  ReadProgress progress_;
 };
 
 // The threads for reading `bytes` in all: `requested` if positive, else one
 // per core (at most 4) from 64 MiB on, else 1.
 int ThreadsForRead(int requested, uint64_t bytes);
 
-// Runs every read of `plan` on up to `threads` threads (the caller's
-// included). After the first failure no new read starts; returns that
-// failure, naming the file, the byte offset and the tensor.
+// One file's plan, for reading several files at once. `context`, if not
+// empty, prefixes the file's errors (e.g. the shard's name).
+struct FileReadPlan {
+  const File* file;
+  const ReadPlan* plan;
+  absl::string_view context = {};
+};
+
+// Runs every read of every plan (in the given order, the files' reads
+// interleaved by no more than the threads' timing) on up to `threads`
+// threads, the caller's included. After the first failure no new read
+// starts; returns the failure of the earliest failed read in that order,
+// naming the file, the byte offset and the tensor. `progress`, if not null,
+// gets each completed read's bytes, and each item when its last piece is
+// read (an empty item at the start).
 // Errors: kIoError (from File::ReadVAt).
-absl::Status ReadInParallel(const File& file, const ReadPlan& plan, int threads);
+absl::Status ReadInParallel(absl::Span<const FileReadPlan> plans, int threads,
+                            ReadProgressTracker* progress = nullptr);
+inline absl::Status ReadInParallel(const File& file, const ReadPlan& plan, int threads,
+                                   ReadProgressTracker* progress = nullptr) {
+  const FileReadPlan one[] = {{&file, &plan}};
+  return ReadInParallel(one, threads, progress);
+}
 
 }  // namespace safetensors
 

@@ -52,6 +52,24 @@ TEST(ReadPlanTest, CoalescesAdjacentBuffersAndSplitsLargeOnes) {
   EXPECT_EQ(plan.bytes(), 4u * 4 + 40 + 5);
 }
 
+// Reports never go backwards, and the last says everything is done.
+void ExpectMonotonicAndComplete(const std::vector<ReadProgress>& reports, uint64_t bytes,
+                                uint64_t tensors) {
+  ASSERT_FALSE(reports.empty());
+  for (size_t i = 0; i < reports.size(); ++i) {
+    EXPECT_EQ(reports[i].bytes_total, bytes);
+    EXPECT_EQ(reports[i].tensors_total, tensors);
+    EXPECT_LE(reports[i].bytes_done, bytes);
+    EXPECT_LE(reports[i].tensors_done, tensors);
+    if (i > 0) {
+      EXPECT_GE(reports[i].bytes_done, reports[i - 1].bytes_done);
+      EXPECT_GE(reports[i].tensors_done, reports[i - 1].tensors_done);
+    }
+  }
+  EXPECT_EQ(reports.back().bytes_done, bytes);
+  EXPECT_EQ(reports.back().tensors_done, tensors);
+}
+
 // Random layouts (as a safetensors file tiles its data buffer, with gaps now
 // and then as a filter leaves tensors out), random limits: the plan reads
 // exactly what a naive per-buffer read would, every read within the limits.
@@ -85,12 +103,69 @@ TEST(ReadPlanTest, AgreesWithANaiveLoaderOnRandomLayouts) {
       for (const auto& b : read.buffers) sum += b.size();
       EXPECT_EQ(sum, read.bytes);
     }
-    ASSERT_OK(ReadInParallel(*file, plan, 1 + trial % 3));
+    std::vector<ReadProgress> reports;
+    ReadProgressTracker progress([&](const ReadProgress& p) { reports.push_back(p); },
+                                 plan.bytes(), plan.items());
+    ASSERT_OK(ReadInParallel(*file, plan, 1 + trial % 3, &progress));
+    ExpectMonotonicAndComplete(reports, plan.bytes(), ranges.size());
     for (size_t i = 0; i < ranges.size(); ++i) {
       ASSERT_EQ(std::string(ours[i].begin(), ours[i].end()),
                 contents.substr(ranges[i].first, ranges[i].second))
           << "trial " << trial << ", buffer " << i;
     }
+  }
+}
+
+// A tensor split over several reads is done when its last piece is, not
+// before: with one thread, reads complete in order, so the count is exact.
+TEST(ReadPlanTest, ATensorIsDoneWhenItsLastPieceIsRead) {
+  const std::string contents = Contents(100);
+  ASSERT_OK_AND_ASSIGN(std::shared_ptr<File> file, File::Open(WriteTempFile("pieces", contents)));
+  std::vector<uint8_t> big(40), small(4), empty;
+  ReadPlan plan(/*max_read_bytes=*/16);
+  plan.Add(0, absl::MakeSpan(big), "big");      // reads of 16, 16, 8 (+ small's 4)
+  plan.Add(40, absl::MakeSpan(small), "small");
+  plan.Add(44, absl::MakeSpan(empty), "empty");
+  EXPECT_EQ(plan.items(), 3u);
+  std::vector<ReadProgress> reports;
+  ReadProgressTracker progress([&](const ReadProgress& p) { reports.push_back(p); },
+                               plan.bytes(), plan.items());
+  ASSERT_OK(ReadInParallel(*file, plan, 1, &progress));
+  ASSERT_EQ(reports.size(), 4u);  // the empty item first, then each read
+  EXPECT_EQ(reports[0].tensors_done, 1u);
+  EXPECT_EQ(reports[1].tensors_done, 1u);
+  EXPECT_EQ(reports[2].tensors_done, 1u);
+  EXPECT_EQ(reports[3].tensors_done, 3u);  // big and small end in the last read
+  EXPECT_EQ(reports[3].bytes_done, 44u);
+}
+
+// Several files' plans run as one: every buffer filled from its own file,
+// progress over all of them, and a failure in any file is the one status.
+TEST(ReadPlanTest, SeveralFilesReadTogether) {
+  const std::string a = Contents(5000), b = Contents(7000).substr(1000);
+  ASSERT_OK_AND_ASSIGN(std::shared_ptr<File> fa, File::Open(WriteTempFile("a", a)));
+  ASSERT_OK_AND_ASSIGN(std::shared_ptr<File> fb, File::Open(WriteTempFile("b", b)));
+  for (int threads : {1, 2, 3}) {
+    std::vector<uint8_t> from_a(5000), from_b(6000);
+    ReadPlan plan_a(/*max_read_bytes=*/700), plan_b(/*max_read_bytes=*/900);
+    plan_a.Add(0, absl::MakeSpan(from_a), "in_a");
+    plan_b.Add(0, absl::MakeSpan(from_b).first(3000), "b1");
+    plan_b.Add(3000, absl::MakeSpan(from_b).subspan(3000), "b2");
+    const FileReadPlan plans[] = {{fa.get(), &plan_a}, {fb.get(), &plan_b}};
+    std::vector<ReadProgress> reports;
+    ReadProgressTracker progress([&](const ReadProgress& p) { reports.push_back(p); }, 11000, 3);
+    ASSERT_OK(ReadInParallel(plans, threads, &progress));
+    EXPECT_EQ(std::string(from_a.begin(), from_a.end()), a);
+    EXPECT_EQ(std::string(from_b.begin(), from_b.end()), b);
+    ExpectMonotonicAndComplete(reports, 11000, 3);
+
+    std::vector<uint8_t> past_end(100);
+    ReadPlan bad;
+    bad.Add(5950, absl::MakeSpan(past_end), "past_end");
+    const FileReadPlan with_bad[] = {{fa.get(), &plan_a}, {fb.get(), &bad}, {fb.get(), &plan_b}};
+    absl::Status status = ReadInParallel(with_bad, threads);
+    EXPECT_THAT(status, HasErrorCode(ErrorCode::kIoError));
+    EXPECT_THAT(status.message(), HasSubstr("reading tensor \"past_end\""));
   }
 }
 

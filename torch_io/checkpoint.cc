@@ -22,6 +22,7 @@
 #include "parser/error.h"
 #include "parser/status_macros.h"
 #include "re2/re2.h"
+#include "torch_io/materialize.h"
 #include "torch_io/open_file.h"
 #include "torch_io/save_internal.h"
 #include "torch_io/torch_errors.h"
@@ -109,17 +110,13 @@ absl::StatusOr<TensorSlice> CheckpointReader::get_slice(absl::string_view name) 
 }
 
 absl::StatusOr<TensorDict> CheckpointReader::get_tensors() const {
-  TensorDict all;
-  all.reserve(checkpoint_->num_tensors());
+  std::vector<internal::FileToLoad> files;
+  files.reserve(shards_.size());
   for (size_t s = 0; s < shards_.size(); ++s) {
-    absl::StatusOr<TensorDict> part = shards_[s].get_tensors();
-    if (!part.ok()) {
-      return AddContext(part.status(),
-                        absl::StrCat("shard ", QuoteForMessage(checkpoint_->shards()[s].name)));
-    }
-    for (auto& item : *part) all.insert(item.key(), std::move(item.value()));
+    files.push_back({shards_[s].file_.get(),
+                     absl::StrCat("shard ", QuoteForMessage(checkpoint_->shards()[s].name))});
   }
-  return all;
+  return internal::MaterializeAll(files);
 }
 
 absl::StatusOr<TensorDict> load_checkpoint(const std::string& path, const DeviceSpec& device,

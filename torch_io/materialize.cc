@@ -2,10 +2,13 @@
 
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include <ATen/ops/empty.h>
 #include <ATen/ops/from_blob.h>
 
+#include "io/parallel_read.h"
+#include "parser/error.h"
 #include "parser/status_macros.h"
 #include "torch_io/dtype_map.h"
 #include "torch_io/torch_errors.h"
@@ -51,6 +54,49 @@ absl::StatusOr<at::Tensor> MaterializeOnCpu(const OpenFile& f, const TensorInfo&
   SAFETENSORS_ASSIGN_OR_RETURN(at::Tensor tensor, AllocateTensor(t));
   if (read) SAFETENSORS_RETURN_IF_ERROR(f.file->ReadAt(f.FileOffset(t), BytesOf(tensor)));
   return tensor;
+}
+
+absl::StatusOr<TensorDict> MaterializeAll(absl::Span<const FileToLoad> files) {
+  uint64_t bytes_total = 0, tensors_total = 0;
+  for (const FileToLoad& f : files) {
+    for (size_t i = 0; i < f.file->header->tensors().size(); ++i) {
+      if (!f.file->selected[i]) continue;
+      bytes_total += f.file->header->tensors()[i].num_bytes();
+      ++tensors_total;
+    }
+  }
+  ReadProgressTracker progress(files.empty() ? nullptr : files[0].file->options.progress,
+                               bytes_total, tensors_total);
+  std::vector<ReadPlan> plans(files.size());
+  std::vector<FileReadPlan> reads;
+  TensorDict tensors;
+  tensors.reserve(static_cast<size_t>(tensors_total));
+  for (size_t n = 0; n < files.size(); ++n) {
+    const OpenFile& f = *files[n].file;
+    const bool bulk_read = f.mapping == nullptr;
+    for (size_t i = 0; i < f.header->tensors().size(); ++i) {
+      if (!f.selected[i]) continue;
+      const TensorInfo& t = f.header->tensors()[i];
+      absl::StatusOr<at::Tensor> tensor = MaterializeOnCpu(f, t, /*read=*/!bulk_read);
+      if (!tensor.ok()) return AddContext(tensor.status(), files[n].context);
+      if (bulk_read) {
+        plans[n].Add(f.FileOffset(t), BytesOf(*tensor), t.name);
+      } else {
+        progress.Add(t.num_bytes(), 1);  // a view: there as soon as it exists
+      }
+      tensors.insert(std::string(t.name), *std::move(tensor));
+    }
+    if (bulk_read) reads.push_back(FileReadPlan{f.file.get(), &plans[n], files[n].context});
+  }
+  if (!reads.empty()) {
+    SAFETENSORS_RETURN_IF_ERROR(ReadInParallel(
+        reads, ThreadsForRead(files[0].file->options.threads, bytes_total), &progress));
+  }
+  for (auto& item : tensors) {
+    // One device for all: a checkpoint's shards are opened for one.
+    SAFETENSORS_ASSIGN_OR_RETURN(item.value(), ToDevice(item.value(), files[0].file->device));
+  }
+  return tensors;
 }
 
 absl::StatusOr<at::Tensor> ToDevice(at::Tensor cpu, const c10::Device& device) {

@@ -5,6 +5,7 @@
 #define SAFETENSORS_TORCH_IO_MATERIALIZE_H_
 
 #include <cstdint>
+#include <string>
 
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
@@ -13,6 +14,7 @@
 #include "absl/types/span.h"
 #include "parser/tensor_info.h"
 #include "torch_io/open_file.h"
+#include "torch_io/types.h"
 
 namespace safetensors {
 namespace internal {
@@ -34,6 +36,20 @@ absl::StatusOr<at::Tensor> CopyToNewTensor(const TensorInfo& t, absl::Span<const
 // Errors: as AllocateTensor, and kIoError.
 absl::StatusOr<at::Tensor> MaterializeOnCpu(const OpenFile& f, const TensorInfo& t,
                                             bool read = true);
+
+// A file of a whole load, and what prefixes its errors (a shard's name).
+struct FileToLoad {
+  const OpenFile* file;
+  std::string context;
+};
+
+// Every selected tensor of each file, by file then offset, on each file's
+// device: get_tensors of one file or of a whole checkpoint. The pread
+// backend's reads of all files run as one plan on options.threads threads;
+// the mmap backend's tensors are views. Reports to the first file's
+// options.progress. Errors: as MaterializeOnCpu and ToDevice, the failing
+// file's context first.
+absl::StatusOr<TensorDict> MaterializeAll(absl::Span<const FileToLoad> files);
 
 // `cpu` itself for a CPU device, else a copy on `device`.
 // Errors: kBadArgument (LibTorch refused the device), kOutOfMemory.

@@ -6,7 +6,6 @@
 #include "absl/strings/str_cat.h"
 #include "io/file.h"
 #include "io/header_file.h"
-#include "io/parallel_read.h"
 #include "parser/error.h"
 #include "parser/status_macros.h"
 #include "torch_io/materialize.h"
@@ -94,29 +93,8 @@ absl::StatusOr<at::Tensor> SafeOpen::get_tensor(absl::string_view name) const {
 }
 
 absl::StatusOr<TensorDict> SafeOpen::get_tensors() const {
-  const OpenFile& f = *file_;
-  const bool bulk_read = f.mapping == nullptr;
-  ReadPlan plan;
-  TensorDict tensors;
-  tensors.reserve(f.header->tensors().size());
-  for (size_t i = 0; i < f.header->tensors().size(); ++i) {
-    if (!f.selected[i]) continue;
-    const TensorInfo& t = f.header->tensors()[i];
-    SAFETENSORS_ASSIGN_OR_RETURN(at::Tensor tensor,
-                                 MaterializeOnCpu(f, t, /*read=*/!bulk_read));
-    if (bulk_read) plan.Add(f.FileOffset(t), internal::BytesOf(tensor), t.name);
-    tensors.insert(std::string(t.name), std::move(tensor));
-  }
-  if (bulk_read) {
-    SAFETENSORS_RETURN_IF_ERROR(
-        ReadInParallel(*f.file, plan, ThreadsForRead(f.options.threads, plan.bytes())));
-  }
-  if (!f.device.is_cpu()) {
-    for (auto& item : tensors) {
-      SAFETENSORS_ASSIGN_OR_RETURN(item.value(), ToDevice(item.value(), f.device));
-    }
-  }
-  return tensors;
+  const internal::FileToLoad one[] = {{file_.get(), ""}};
+  return internal::MaterializeAll(one);
 }
 
 absl::StatusOr<TensorSlice> SafeOpen::get_slice(absl::string_view name) const {

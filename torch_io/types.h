@@ -7,11 +7,14 @@
 #ifndef SAFETENSORS_TORCH_IO_TYPES_H_
 #define SAFETENSORS_TORCH_IO_TYPES_H_
 
+#include <cstdint>
+#include <functional>
 #include <string>
 
 #include <ATen/core/Tensor.h>
 #include <torch/ordered_dict.h>
 
+#include "io/parallel_read.h"
 #include "parser/header.h"
 
 namespace safetensors {
@@ -25,6 +28,10 @@ enum class Backend {
   kPread,  // owned memory filled with large positioned reads
 };
 
+// How far a load is: bytes_done of bytes_total, tensors_done of
+// tensors_total.
+using LoadProgress = ReadProgress;
+
 struct LoadOptions {
   Backend backend = Backend::kMmap;
   // An RE2 pattern; when set, only tensors whose name it matches (anywhere:
@@ -35,6 +42,16 @@ struct LoadOptions {
   // Threads for the pread backend's large reads; 0 picks one per core (at
   // most 4) for files over 64 MiB.
   int threads = 0;
+  // Called as a whole load progresses (load_file, get_tensors,
+  // load_checkpoint, load_model, load_torch_model; not single tensors), from
+  // the loading threads but one call at a time, never going backwards; the
+  // last call has done == total. Keep it quick: reads wait for it.
+  std::function<void(const LoadProgress&)> progress;
+  // load_model: a tensor that cannot be read straight into the model's (its
+  // dtype differs, it is not contiguous, not on the CPU, or shares memory
+  // with another) goes through a staging buffer of at most this many bytes
+  // at a time (a whole tensor when it cannot be done in pieces).
+  uint64_t staging_bytes = uint64_t{64} << 20;
 };
 
 }  // namespace safetensors
