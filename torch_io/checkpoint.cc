@@ -23,6 +23,7 @@
 #include "parser/status_macros.h"
 #include "re2/re2.h"
 #include "torch_io/materialize.h"
+#include "torch_io/model_internal.h"
 #include "torch_io/open_file.h"
 #include "torch_io/save_internal.h"
 #include "torch_io/torch_errors.h"
@@ -109,14 +110,18 @@ absl::StatusOr<TensorSlice> CheckpointReader::get_slice(absl::string_view name) 
   return shard->get_slice(name);
 }
 
-absl::StatusOr<TensorDict> CheckpointReader::get_tensors() const {
+std::vector<internal::FileToLoad> CheckpointReader::FilesToLoad() const {
   std::vector<internal::FileToLoad> files;
   files.reserve(shards_.size());
   for (size_t s = 0; s < shards_.size(); ++s) {
     files.push_back({shards_[s].file_.get(),
                      absl::StrCat("shard ", QuoteForMessage(checkpoint_->shards()[s].name))});
   }
-  return internal::MaterializeAll(files);
+  return files;
+}
+
+absl::StatusOr<TensorDict> CheckpointReader::get_tensors() const {
+  return internal::MaterializeAll(FilesToLoad());
 }
 
 absl::StatusOr<TensorDict> load_checkpoint(const std::string& path, const DeviceSpec& device,
@@ -132,9 +137,10 @@ absl::StatusOr<LoadModelResult> load_torch_model(torch::nn::Module& model,
                                                  const DeviceSpec& device,
                                                  const LoadOptions& options,
                                                  const CheckpointOptions& checkpoint) {
-  SAFETENSORS_ASSIGN_OR_RETURN(const TensorDict tensors,
-                               load_checkpoint(path, device, options, checkpoint));
-  return internal::LoadStateDict(model, tensors, strict);
+  SAFETENSORS_ASSIGN_OR_RETURN(
+      const CheckpointReader reader,
+      CheckpointReader::Open(path, device, internal::ForReading(options), checkpoint));
+  return internal::LoadIntoModel(model, reader.FilesToLoad(), strict, options);
 }
 
 // --- writing ----------------------------------------------------------------

@@ -41,6 +41,9 @@
 #include "torch_io/types.h"
 
 namespace safetensors {
+namespace internal {
+struct FileToLoad;
+}  // namespace internal
 
 // safe_open over a checkpoint: names, metadata and layouts at once; tensors
 // and slices read on demand from the right shard (only the bytes needed).
@@ -75,8 +78,17 @@ class CheckpointReader {
   absl::StatusOr<TensorDict> get_tensors() const;
 
  private:
+  // Reads into a model from the shards this reader opened.
+  friend absl::StatusOr<LoadModelResult> load_torch_model(torch::nn::Module& model,
+                                                          const std::string& path, bool strict,
+                                                          const DeviceSpec& device,
+                                                          const LoadOptions& options,
+                                                          const CheckpointOptions& checkpoint);
+
   CheckpointReader() = default;
   absl::StatusOr<const SafeOpen*> ShardOf(absl::string_view name) const;
+  // Every shard, its name the context of its errors.
+  std::vector<internal::FileToLoad> FilesToLoad() const;
 
   std::shared_ptr<const Checkpoint> checkpoint_;
   std::vector<SafeOpen> shards_;  // one per checkpoint shard

@@ -19,6 +19,7 @@
 #include "parser/status_matchers.h"
 #include "testdata/test_files.h"
 #include "torch_io/load.h"
+#include "torch_io/testing/shaped_module.h"
 #include "torch_io/testing/tiny_lm.h"
 
 namespace safetensors {
@@ -145,8 +146,16 @@ TEST(CheckpointTest, EveryManifestCaseGetsItsVerdictThroughTheTorchApi) {
     auto model = std::make_shared<torch::nn::Module>();
     absl::StatusOr<LoadModelResult> into_model = load_torch_model(*model, dir);
     if (row[1] == "OK") {
-      EXPECT_OK(loaded);
+      ASSERT_OK(loaded);
       EXPECT_OK(into_model);
+      // Read straight into a model shaped like the checkpoint, it ends as
+      // load_checkpoint and a copy_ of each tensor leave it.
+      std::shared_ptr<torch::nn::Module> ours = testing::ModuleShapedLike(*loaded, {}, 0x5A);
+      std::shared_ptr<torch::nn::Module> expected = testing::ModuleShapedLike(*loaded, {}, 0x5A);
+      ASSERT_NE(ours, nullptr);
+      ASSERT_TRUE(testing::LoadInTwoPasses(*expected, *loaded));
+      EXPECT_OK(load_torch_model(*ours, dir, /*strict=*/true));
+      testing::ExpectSameState(*ours, *expected);
     } else {
       EXPECT_THAT(loaded, HasErrorCode(*ErrorCodeFromName(row[1])));
       EXPECT_THAT(into_model, HasErrorCode(*ErrorCodeFromName(row[1])));
@@ -214,6 +223,37 @@ TEST(CheckpointTest, AShardTruncatedAfterOpeningFailsTheLoadWithOneStatus) {
   EXPECT_THAT(all.status().message(), HasSubstr("ended at byte"));
   // The first shard still reads.
   EXPECT_OK(f.get_tensor("layers.0.weight"));
+}
+
+// A shard that shrinks while a model loads (its first progress report, made
+// before any read since the checkpoint holds an empty tensor, truncates it):
+// one clean status naming the shard and the tensor, saying the model is
+// partly loaded, on any number of threads.
+TEST(CheckpointTest, AShardTruncatedDuringLoadTorchModelFailsWithOneStatus) {
+  TensorDict tensors = ThreeTensors();
+  tensors.insert("empty", Range(0));
+  for (int threads : {1, 2, 4}) {
+    const std::string dir = NewTempDir(absl::StrCat("truncated_during_", threads));
+    ASSERT_OK(save_torch_state_dict(tensors, dir, Sharded()));
+    const std::string second = dir + "/model-00002-of-00002.safetensors";
+    auto model = testing::ModuleShapedLike(tensors, {}, 0);
+    LoadOptions options;
+    options.threads = threads;
+    bool truncated = false;
+    options.progress = [&](const LoadProgress&) {
+      if (!truncated) {
+        truncated = true;
+        ASSERT_EQ(::truncate(second.c_str(), static_cast<off_t>(fs::file_size(second) - 100)), 0);
+      }
+    };
+    absl::StatusOr<LoadModelResult> result =
+        load_torch_model(*model, dir, /*strict=*/true, "cpu", options);
+    EXPECT_TRUE(truncated);
+    EXPECT_THAT(result, HasErrorCode(ErrorCode::kIoError));
+    EXPECT_THAT(result.status().message(), HasSubstr("shard \"model-00002-of-00002.safetensors\""));
+    EXPECT_THAT(result.status().message(), HasSubstr("reading tensor \"layers.2.weight\""));
+    EXPECT_THAT(result.status().message(), HasSubstr("the model is partly loaded"));
+  }
 }
 
 TEST(CheckpointTest, SplitFollowsHuggingfaceHub) {

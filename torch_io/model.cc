@@ -1,14 +1,28 @@
 #include "torch_io/model.h"
 
 #include <algorithm>
+#include <map>
+#include <memory>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include <ATen/ops/empty.h>
 
 #include <torch/csrc/autograd/grad_mode.h>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "parser/error.h"
 #include "parser/status_macros.h"
+#include "io/parallel_read.h"
+#include "torch_io/dtype_map.h"
 #include "torch_io/load.h"
+#include "torch_io/materialize.h"
+#include "torch_io/model_internal.h"
+#include "torch_io/open_file.h"
 #include "torch_io/save.h"
 #include "torch_io/shared_tensors.h"
 #include "torch_io/torch_errors.h"
@@ -120,48 +134,39 @@ absl::Status save_model(const torch::nn::Module& model, const std::string& path,
 absl::StatusOr<LoadModelResult> load_model(torch::nn::Module& model, const std::string& path,
                                            bool strict, const DeviceSpec& device,
                                            const LoadOptions& options) {
-  SAFETENSORS_ASSIGN_OR_RETURN(const TensorDict file, load_file(path, device, options));
-  return internal::LoadStateDict(model, file, strict);
+  SAFETENSORS_ASSIGN_OR_RETURN(const c10::Device resolved, device.Resolve());
+  SAFETENSORS_ASSIGN_OR_RETURN(const std::shared_ptr<internal::OpenFile> file,
+                               internal::OpenPath(path, resolved, internal::ForReading(options)));
+  const internal::FileToLoad one[] = {{file.get(), ""}};
+  return internal::LoadIntoModel(model, one, strict, options);
 }
 
-absl::StatusOr<LoadModelResult> internal::LoadStateDict(torch::nn::Module& model,
-                                                        const TensorDict& file, bool strict) {
-  SAFETENSORS_ASSIGN_OR_RETURN(
-      const TensorDict state,
-      CallTorch("listing the model's tensors", [&] { return internal::StateDict(model); }));
-  const std::vector<std::string> file_names = file.keys();  // a copy per call
-  const std::set<std::string> in_file(file_names.begin(), file_names.end());
-  SAFETENSORS_ASSIGN_OR_RETURN(auto to_remove,
-                               internal::RemoveDuplicateNames(state, in_file));
+namespace internal {
+namespace {
 
-  // Python's load_state_dict(strict=False): shapes must agree; copy what
-  // matches, list the rest.
+// A tensor of the model and the file tensor that fills it.
+struct Fill {
+  absl::string_view name;
+  at::Tensor target;
+  const FileToLoad* file;
+  const TensorInfo* source;
+  bool in_place;  // read straight into target's memory
+};
+
+// Python's load_state_dict(strict=False) names, with the reference's
+// shared-tensor adjustment: a dropped name of a shared group counts as
+// present when the model has it, else as unexpected. Strict refuses either,
+// with the reference's message.
+absl::StatusOr<LoadModelResult> MatchNames(
+    const std::string& model_name, const TensorDict& state, const std::set<std::string>& in_file,
+    const std::map<std::string, std::vector<std::string>>& to_remove, bool strict) {
   std::set<std::string> missing;
   std::vector<std::string> unexpected;
   for (const auto& item : state) {
-    const at::Tensor* source = file.find(item.key());
-    if (source == nullptr) {
-      missing.insert(item.key());
-      continue;
-    }
-    if (source->sizes() != item.value().sizes()) {
-      return MakeError(ErrorCode::kBadArgument,
-                       absl::StrCat("Error(s) in loading state_dict for ", model.name(),
-                                    ":\n\tsize mismatch for ", item.key(),
-                                    ": copying a param with shape [",
-                                    absl::StrJoin(source->sizes(), ", "),
-                                    "] from checkpoint, the shape in current model is [",
-                                    absl::StrJoin(item.value().sizes(), ", "), "]."));
-    }
-    SAFETENSORS_RETURN_IF_ERROR(CallTorch("copying into the model", [&] {
-                                  torch::NoGradGuard no_grad;
-                                  at::Tensor target = item.value();
-                                  target.copy_(*source);
-                                  return true;
-                                }).status());
+    if (in_file.count(item.key()) == 0) missing.insert(item.key());
   }
-  for (const auto& item : file) {
-    if (!state.contains(item.key())) unexpected.push_back(item.key());
+  for (const std::string& name : in_file) {
+    if (!state.contains(name)) unexpected.push_back(name);
   }
   for (const auto& [kept, names] : to_remove) {
     for (const std::string& name : names) {
@@ -177,7 +182,7 @@ absl::StatusOr<LoadModelResult> internal::LoadStateDict(torch::nn::Module& model
         absl::StrAppend(out, "\"", n, "\"");
       });
     };
-    std::string error = absl::StrCat("Error(s) in loading state_dict for ", model.name(), ":");
+    std::string error = absl::StrCat("Error(s) in loading state_dict for ", model_name, ":");
     if (!result.missing.empty()) {
       absl::StrAppend(&error, "\n    Missing key(s) in state_dict: ", quoted(result.missing));
     }
@@ -190,4 +195,142 @@ absl::StatusOr<LoadModelResult> internal::LoadStateDict(torch::nn::Module& model
   return result;
 }
 
+// Copies `source` into `target` as Tensor::copy_ does (dtype conversion,
+// across devices), outside autograd.
+absl::Status CopyInto(at::Tensor target, const at::Tensor& source) {
+  return CallTorch("copying into the model", [&] {
+           torch::NoGradGuard no_grad;
+           target.copy_(source);
+           return true;
+         })
+      .status();
+}
+
+// A tensor that cannot be read in place: whole through a tensor of the
+// file's dtype, or, when it is larger than
+// the staging budget and the model's tensor is contiguous, in pieces of at
+// most `staging_bytes` through one reused buffer.
+absl::Status FillThroughStaging(const Fill& fill, uint64_t staging_bytes,
+                                ReadProgressTracker& progress) {
+  const OpenFile& f = *fill.file->file;
+  const TensorInfo& t = *fill.source;
+  SAFETENSORS_ASSIGN_OR_RETURN(const TorchLayout layout, ToTorchLayout(t));
+  const uint64_t element_bytes = c10::elementSize(layout.type);
+  const uint64_t elements = t.num_bytes() / element_bytes;
+  const bool in_pieces = t.num_bytes() > staging_bytes && fill.target.is_contiguous() &&
+                         elements == static_cast<uint64_t>(fill.target.numel());
+  if (!in_pieces) {
+    SAFETENSORS_ASSIGN_OR_RETURN(const at::Tensor whole, AllocateTensor(t));
+    SAFETENSORS_RETURN_IF_ERROR(f.file->ReadAt(f.FileOffset(t), BytesOf(whole)));
+    SAFETENSORS_RETURN_IF_ERROR(CopyInto(fill.target, whole));
+    progress.Add(t.num_bytes(), 1);
+    return absl::OkStatus();
+  }
+  const uint64_t per_piece = std::max<uint64_t>(1, staging_bytes / element_bytes);
+  SAFETENSORS_ASSIGN_OR_RETURN(
+      const at::Tensor staging, CallTorch("allocating a staging buffer", [&] {
+        return at::empty({static_cast<int64_t>(per_piece)},
+                         at::TensorOptions().dtype(layout.type));
+      }));
+  SAFETENSORS_ASSIGN_OR_RETURN(const at::Tensor flat, CallTorch("flattening a tensor", [&] {
+                                 return fill.target.view({-1});
+                               }));
+  for (uint64_t start = 0; start < elements; start += per_piece) {
+    const uint64_t n = std::min(per_piece, elements - start);
+    const absl::Span<uint8_t> piece =
+        BytesOf(staging).first(static_cast<size_t>(n * element_bytes));
+    SAFETENSORS_RETURN_IF_ERROR(f.file->ReadAt(f.FileOffset(t) + start * element_bytes, piece));
+    SAFETENSORS_RETURN_IF_ERROR(CopyInto(
+        flat.narrow(0, static_cast<int64_t>(start), static_cast<int64_t>(n)),
+        staging.narrow(0, 0, static_cast<int64_t>(n))));
+    progress.Add(n * element_bytes, start + n == elements ? 1 : 0);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<LoadModelResult> LoadIntoModel(torch::nn::Module& model,
+                                              absl::Span<const FileToLoad> files, bool strict,
+                                              const LoadOptions& options) {
+  SAFETENSORS_ASSIGN_OR_RETURN(
+      const TensorDict state,
+      CallTorch("listing the model's tensors", [&] { return StateDict(model); }));
+  absl::flat_hash_map<absl::string_view, std::pair<const FileToLoad*, const TensorInfo*>> sources;
+  std::set<std::string> in_file;
+  for (const FileToLoad& f : files) {
+    for (size_t i = 0; i < f.file->header->tensors().size(); ++i) {
+      if (!f.file->selected[i]) continue;
+      const TensorInfo& t = f.file->header->tensors()[i];
+      sources.emplace(t.name, std::make_pair(&f, &t));
+      in_file.emplace(t.name);
+    }
+  }
+  SAFETENSORS_ASSIGN_OR_RETURN(const auto to_remove, RemoveDuplicateNames(state, in_file));
+  SAFETENSORS_ASSIGN_OR_RETURN(LoadModelResult result,
+                               MatchNames(model.name(), state, in_file, to_remove, strict));
+
+  // Every shape is checked before the first byte is written.
+  std::vector<Fill> fills;
+  absl::flat_hash_set<const void*> storages;  // of the model tensors filled so far
+  uint64_t bytes_total = 0;
+  for (const auto& item : state) {
+    const auto found = sources.find(item.key());
+    if (found == sources.end()) continue;
+    const TensorInfo& t = *found->second.second;
+    const at::Tensor& target = item.value();
+    SAFETENSORS_ASSIGN_OR_RETURN(const TorchLayout layout, ToTorchLayout(t));
+    if (target.sizes() != c10::IntArrayRef(layout.sizes)) {
+      return MakeError(ErrorCode::kBadArgument,
+                       absl::StrCat("Error(s) in loading state_dict for ", model.name(),
+                                    ":\n\tsize mismatch for ", item.key(),
+                                    ": copying a param with shape [",
+                                    absl::StrJoin(layout.sizes, ", "),
+                                    "] from checkpoint, the shape in current model is [",
+                                    absl::StrJoin(target.sizes(), ", "), "]."));
+    }
+    const bool first_of_its_memory =
+        storages.insert(target.storage().unsafeGetStorageImpl()).second;
+    const bool in_place = first_of_its_memory && target.device().is_cpu() &&
+                          target.layout() == c10::kStrided && target.is_contiguous() &&
+                          target.scalar_type() == layout.type &&
+                          target.nbytes() == t.num_bytes();
+    fills.push_back(Fill{found->first, target, found->second.first, &t, in_place});
+    bytes_total += t.num_bytes();
+  }
+  ReadProgressTracker progress(options.progress, bytes_total, fills.size());
+
+  std::vector<ReadPlan> plans(files.size());
+  for (const Fill& fill : fills) {
+    if (!fill.in_place) continue;
+    const OpenFile& f = *fill.file->file;
+    plans[static_cast<size_t>(fill.file - files.data())].Add(f.FileOffset(*fill.source),
+                                                             BytesOf(fill.target), fill.name);
+  }
+  std::vector<FileReadPlan> reads;
+  uint64_t in_place_bytes = 0;
+  for (size_t n = 0; n < files.size(); ++n) {
+    reads.push_back(FileReadPlan{files[n].file->file.get(), &plans[n], files[n].context});
+    in_place_bytes += plans[n].bytes();
+  }
+  absl::Status status =
+      ReadInParallel(reads, ThreadsForRead(options.threads, in_place_bytes), &progress);
+  for (const Fill& fill : fills) {
+    if (!status.ok()) break;
+    if (fill.in_place) continue;
+    status = FillThroughStaging(fill, options.staging_bytes, progress);
+    if (!status.ok()) {
+      status = AddContext(status, absl::StrCat(fill.file->context, fill.file->context.empty() ? "" : ": ",
+                                               "tensor ", QuoteForMessage(fill.name)));
+    }
+  }
+  if (!status.ok()) {
+    return AddContext(status,
+                      "the model is partly loaded (tensors read before the failure hold the "
+                      "file's values, the others their own)");
+  }
+  return result;
+}
+
+}  // namespace internal
 }  // namespace safetensors

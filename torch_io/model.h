@@ -44,11 +44,18 @@ absl::Status save_model(const torch::nn::Module& model, const std::string& path,
                         std::optional<MetadataEntries> metadata = std::nullopt,
                         bool force_contiguous = true);
 
-// Copies the file's tensors into `model`'s parameters and buffers (converting
-// dtype as Tensor::copy_ does) and reports names missing or unexpected,
-// counting a shared tensor's dropped names as present.
-// Errors: kBadArgument when strict and any name is missing or unexpected
-// (the reference's message), or when a shape differs; load_file's errors.
+// Reads the file's tensors into `model`'s parameters and buffers and reports
+// names missing or unexpected, counting a shared tensor's dropped names as
+// present. One pass over the bytes: a tensor of the model's dtype is read
+// straight into its memory, others convert (as Tensor::copy_) through a
+// staging buffer of options.staging_bytes; no state dict is built, so the
+// extra memory is the staging budget, not the model's size. `device` only
+// checks the spec (the model's tensors stay where they are); the backend
+// does not matter (reads are positioned reads into the model's memory).
+// A refused load (strict and a name missing or unexpected, a shape that
+// differs) writes nothing; the reference copies what fits first.
+// Errors: kBadArgument for those refusals (the reference's messages);
+// load_file's errors; an I/O error mid-load says the model is partly loaded.
 absl::StatusOr<LoadModelResult> load_model(torch::nn::Module& model, const std::string& path,
                                            bool strict = true, const DeviceSpec& device = "cpu",
                                            const LoadOptions& options = {});
@@ -59,12 +66,6 @@ namespace internal {
 // registration order, modules in pre-order, names joined with '.'; undefined
 // tensors skipped. The tensors share memory with the module's.
 TensorDict StateDict(const torch::nn::Module& model);
-
-// load_model's work once the file's tensors are loaded: `file`'s tensors
-// copied into `model` with the shared-tensor, strict, missing and unexpected
-// rules described there. Errors: as load_model, without I/O.
-absl::StatusOr<LoadModelResult> LoadStateDict(torch::nn::Module& model, const TensorDict& file,
-                                              bool strict);
 
 // The reference's _remove_duplicate_names: for each shared group, the name to
 // keep and the sorted names to drop.

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -44,6 +45,11 @@ absl::StatusOr<std::shared_ptr<OpenFile>> MakeOpenFile(std::shared_ptr<File> fil
                                                              std::shared_ptr<const Header> header,
                                                              c10::Device device,
                                                              const LoadOptions& options);
+
+// Opens and validates `path` for a load: SafeOpen::Open's work, shared with
+// load_model. Errors: kIoError; every parser error; kBadArgument (filter).
+absl::StatusOr<std::shared_ptr<OpenFile>> OpenPath(const std::string& path, c10::Device device,
+                                                   const LoadOptions& options);
 
 }  // namespace internal
 }  // namespace safetensors

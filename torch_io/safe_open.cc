@@ -39,19 +39,23 @@ absl::StatusOr<std::shared_ptr<OpenFile>> MakeOpenFile(std::shared_ptr<File> fil
   return open;
 }
 
+absl::StatusOr<std::shared_ptr<OpenFile>> OpenPath(const std::string& path, c10::Device device,
+                                                   const LoadOptions& options) {
+  // Fail on a bad pattern before any I/O.
+  SAFETENSORS_RETURN_IF_ERROR(TensorFilter::Compile(options.tensor_filter).status());
+  SAFETENSORS_ASSIGN_OR_RETURN(std::shared_ptr<File> file, File::Open(path));
+  SAFETENSORS_ASSIGN_OR_RETURN(Header header, ReadHeader(*file, options.parse));
+  return MakeOpenFile(std::move(file), std::make_shared<const Header>(std::move(header)), device,
+                      options);
+}
+
 }  // namespace internal
 
 absl::StatusOr<SafeOpen> SafeOpen::Open(const std::string& path, const DeviceSpec& device,
                                         const LoadOptions& options) {
   SAFETENSORS_ASSIGN_OR_RETURN(const c10::Device resolved, device.Resolve());
-  // Fail on a bad pattern before any I/O.
-  SAFETENSORS_RETURN_IF_ERROR(internal::TensorFilter::Compile(options.tensor_filter).status());
-  SAFETENSORS_ASSIGN_OR_RETURN(std::shared_ptr<File> file, File::Open(path));
-  SAFETENSORS_ASSIGN_OR_RETURN(Header header, ReadHeader(*file, options.parse));
-  SAFETENSORS_ASSIGN_OR_RETURN(
-      std::shared_ptr<OpenFile> open,
-      internal::MakeOpenFile(std::move(file), std::make_shared<const Header>(std::move(header)),
-                             resolved, options));
+  SAFETENSORS_ASSIGN_OR_RETURN(std::shared_ptr<OpenFile> open,
+                               internal::OpenPath(path, resolved, options));
   return SafeOpen(std::move(open));
 }
 
