@@ -12,6 +12,11 @@
 //       write() of the same bytes (header then each tensor) to OUT
 //   torch_io_bench torch_save FILE OUT ITERATIONS / torch_load OUT ITERATIONS
 //       LibTorch's own torch::save / torch::load of the same tensors
+//   torch_io_bench load_model FILE same|bf16 STAGING_MIB ITERATIONS
+//       load_model into a module of buffers shaped like FILE's tensors (of
+//       their dtype, or bf16 so every tensor converts through staging),
+//       allocated and zeroed first; also the peak resident memory of the
+//       first load beyond the process's with the model built
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -25,7 +30,10 @@
 #include <vector>
 
 #include <ATen/ops/sum.h>
+#include <ATen/ops/zeros.h>
 #include <torch/serialize.h>
+
+#include "tools/bench/proc_status.h"
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -102,6 +110,30 @@ int main(int argc, char** argv) {
         for (const auto& item : tensors) total += at::sum(item.value()).item<double>();
         if (total == 0.123) std::printf("#\n");  // keep the sum
       }
+    });
+  } else if (command == "load_model" && argc == 6) {
+    const safetensors::SafeOpen f = Check(safetensors::safe_open(file));
+    const bool bf16 = std::string(argv[3]) == "bf16";
+    torch::nn::Module model("Shaped");
+    uint64_t model_bytes = 0;
+    for (const std::string& name : f.offset_keys()) {
+      const at::Tensor shape = Check(f.get_tensor(name));
+      // Flat names: the benchmark's files have no dots ("t0", "t1", ...).
+      model.register_buffer(name, at::zeros(shape.sizes(), at::TensorOptions().dtype(
+                                                               bf16 ? at::kBFloat16
+                                                                    : shape.scalar_type())));
+      model_bytes += model.named_buffers()[name].nbytes();
+    }
+    safetensors::LoadOptions options;
+    options.staging_bytes = static_cast<uint64_t>(Int(argv[4])) << 20;
+    safetensors::bench::ResetPeakResident();
+    const long baseline = safetensors::bench::StatusField("VmRSS:");
+    Check(safetensors::load_model(model, file, /*strict=*/true, "cpu", options));
+    const long peak = safetensors::bench::StatusField("VmHWM:");
+    std::printf("{\"model_bytes\":%llu,\"peak_extra_bytes\":%ld}\n",
+                static_cast<unsigned long long>(model_bytes), peak - baseline);
+    Time(absl::StrCat("load_model_", argv[3]), Int(argv[5]), [&] {
+      Check(safetensors::load_model(model, file, /*strict=*/true, "cpu", options));
     });
   } else if (command == "plain_pread" && argc == 4) {
     // One malloc per tensor, as load_file allocates, then one pread loop per
