@@ -194,5 +194,37 @@ TEST(LoadTest, PreadUsesThreadsForLargeFilesAndMatchesMmap) {
   }
 }
 
+// Tensors of 2 MiB and more get memory of their own, 2 MiB-aligned (for
+// transparent huge pages): their values and lifetimes are as any tensor's,
+// for sizes around the page boundaries.
+TEST(LoadTest, LargeTensorsGetHugePageAlignedMemory) {
+  const std::string path = ::testing::TempDir() + "/huge_pages.safetensors";
+  TensorDict tensors;
+  const int64_t mib = int64_t{1} << 20;
+  for (int64_t bytes : {2 * mib - 1, 2 * mib, 2 * mib + 1, 5 * mib + 4095, 6 * mib}) {
+    tensors.insert(absl::StrCat("t", bytes),
+                   at::arange(bytes, at::TensorOptions().dtype(at::kInt)).to(at::kByte));
+  }
+  ASSERT_OK(save_file(tensors, path));
+  LoadOptions options;
+  options.backend = Backend::kPread;
+  TensorDict loaded;
+  {
+    ASSERT_OK_AND_ASSIGN(loaded, load_file(path, "cpu", options));
+  }
+  for (const auto& item : tensors) {
+    const at::Tensor& ours = loaded[item.key()];
+    EXPECT_TRUE(at::equal(ours, item.value())) << item.key();
+    const auto address = reinterpret_cast<uintptr_t>(ours.data_ptr());
+    if (ours.nbytes() >= static_cast<size_t>(2 * mib)) {
+      EXPECT_EQ(address % (2 * mib), 0u) << item.key();
+    }
+  }
+  // The memory outlives everything but the tensor, and is freed with it.
+  at::Tensor kept = loaded["t6291456"];
+  loaded = TensorDict();
+  EXPECT_EQ(kept[6 * mib - 1].item<uint8_t>(), static_cast<uint8_t>((6 * mib - 1) & 0xFF));
+}
+
 }  // namespace
 }  // namespace safetensors
