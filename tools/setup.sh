@@ -13,7 +13,9 @@ APT_PACKAGES=(
 # unpinned torch pulls gigabytes of CUDA. safetensors 0.8.0 is the reference
 # implementation and huggingface-hub 2.4.0 writes and loads sharded
 # checkpoints: both used only by tests and benchmarks, as oracles.
-PIP_PACKAGES=(torch==2.13.0 safetensors==0.8.0 huggingface-hub==2.4.0)
+# fastsafetensors 0.5.0 is a benchmark contender only (it needs no torch of its
+# own: its torch requirement is an optional extra).
+PIP_PACKAGES=(torch==2.13.0 safetensors==0.8.0 huggingface-hub==2.4.0 fastsafetensors==0.5.0)
 
 SUDO=""
 if [[ "$(id -u)" != 0 ]]; then SUDO="sudo"; fi

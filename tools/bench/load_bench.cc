@@ -1,0 +1,228 @@
+// One measurement per process for tools/bench/bench_load.py, printed as one
+// JSON object. PATH is a .safetensors file or a checkpoint directory (its
+// *.safetensors files are its shards).
+//
+//   load_bench drop PATH
+//       posix_fadvise(DONTNEED) on every file, then the fraction of the
+//       files' pages still resident (mincore): > 0 means a cold run was not
+//   load_bench device THREADS BLOCK_MIB PATH
+//       the device limit: every byte of every file read by THREADS threads
+//       taking BLOCK_MIB positioned reads from one queue, each into its own
+//       reused buffer (no allocation, no page faults, nothing else)
+//   load_bench copy THREADS PATH
+//       the page-cache copy limit: every byte read with 16 MiB positioned
+//       reads on THREADS threads into one buffer allocated and written
+//       before the clock starts (so no page faults)
+//   load_bench load mmap|pread TOUCH THREADS PATH
+//       ours: load_checkpoint(PATH) (a single file is a checkpoint of one);
+//       TOUCH=1 also sums every tensor, so every mapped byte is read
+//   load_bench model THREADS PATH
+//       ours: load_torch_model into a module of buffers shaped like PATH's
+//       tensors, built and zeroed before the clock starts; also the peak
+//       resident memory of the load beyond the process's with the model
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <ATen/ops/sum.h>
+#include <ATen/ops/zeros.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "tools/bench/page_cache.h"
+#include "tools/bench/proc_status.h"
+#include "torch_io/safetensors.h"
+
+namespace {
+
+[[noreturn]] void Die(const std::string& message) {
+  std::fprintf(stderr, "load_bench: %s\n", message.c_str());
+  std::exit(1);
+}
+
+template <typename T>
+T Check(absl::StatusOr<T> value) {
+  if (!value.ok()) Die(value.status().ToString());
+  return *std::move(value);
+}
+
+int Int(const char* text) {
+  int value;
+  if (!absl::SimpleAtoi(text, &value) || value < 0) Die(absl::StrCat("not a count: ", text));
+  return value;
+}
+
+double Seconds(const std::function<void()>& fn) {
+  const auto start = std::chrono::steady_clock::now();
+  fn();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::vector<std::string> FilesOf(const std::string& path) {
+  if (!std::filesystem::is_directory(path)) return {path};
+  std::vector<std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(path)) {
+    if (entry.path().extension() == ".safetensors") files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// One positioned read of a benchmark's plain loops.
+struct Block {
+  int fd;
+  uint64_t offset;
+  uint64_t size;
+  uint64_t destination;  // for `copy`: where in the one buffer
+};
+
+// The files cut into blocks of `block_bytes`; `*total` their size.
+std::vector<Block> Blocks(const std::vector<std::string>& files, uint64_t block_bytes,
+                          uint64_t* total) {
+  std::vector<Block> blocks;
+  *total = 0;
+  for (const std::string& file : files) {
+    const int fd = ::open(file.c_str(), O_RDONLY);
+    if (fd < 0) Die("cannot open " + file);
+    const uint64_t size = std::filesystem::file_size(file);
+    for (uint64_t at = 0; at < size; at += block_bytes) {
+      blocks.push_back(Block{fd, at, std::min(block_bytes, size - at), *total + at});
+    }
+    *total += size;
+  }
+  return blocks;
+}
+
+void ReadFully(const Block& block, char* out) {
+  for (uint64_t done = 0; done < block.size;) {
+    const ssize_t n = ::pread(block.fd, out + done, block.size - done,
+                              static_cast<off_t>(block.offset + done));
+    if (n <= 0) Die("pread failed");
+    done += static_cast<uint64_t>(n);
+  }
+}
+
+// Runs `work(thread index)` on `threads` threads and waits for all.
+void OnThreads(int threads, const std::function<void(int)>& work) {
+  std::vector<std::thread> pool;
+  for (int i = 1; i < threads; ++i) pool.emplace_back(work, i);
+  work(0);
+  for (std::thread& t : pool) t.join();
+}
+
+void PrintTime(double seconds, uint64_t bytes, const std::string& extra = "") {
+  std::printf("{\"seconds\":%.6f,\"bytes\":%llu%s}\n", seconds,
+              static_cast<unsigned long long>(bytes), extra.c_str());
+}
+
+// A module whose buffers are shaped like `tensors` (dotted names become
+// nested modules), zeroed.
+std::shared_ptr<torch::nn::Module> ShapedModule(const safetensors::TensorDict& tensors) {
+  auto root = std::make_shared<torch::nn::Module>("Shaped");
+  for (const auto& item : tensors) {
+    const std::vector<std::string> parts = absl::StrSplit(item.key(), '.');
+    std::shared_ptr<torch::nn::Module> module = root;
+    for (size_t i = 0; i + 1 < parts.size(); ++i) {
+      auto children = module->named_children();
+      module = children.contains(parts[i])
+                   ? children[parts[i]]
+                   : module->register_module(parts[i], std::make_shared<torch::nn::Module>());
+    }
+    module->register_buffer(parts.back(),
+                            at::zeros(item.value().sizes(), item.value().options()));
+  }
+  return root;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) Die("usage: see the comment at the top of load_bench.cc");
+  const std::string command = argv[1], path = argv[argc - 1];
+  if (command == "drop" && argc == 3) {
+    double resident = 0;
+    for (const std::string& file : FilesOf(path)) {
+      resident = std::max(resident, safetensors::bench::DropFromPageCache(file));
+    }
+    std::printf("{\"resident_after_drop\":%.4f}\n", resident);
+  } else if (command == "device" && argc == 5) {
+    const int threads = std::max(1, Int(argv[2]));
+    const uint64_t block_bytes = static_cast<uint64_t>(std::max(1, Int(argv[3]))) << 20;
+    uint64_t total;
+    const std::vector<Block> blocks = Blocks(FilesOf(path), block_bytes, &total);
+    std::atomic<size_t> next{0};
+    const double seconds = Seconds([&] {
+      OnThreads(threads, [&](int) {
+        std::unique_ptr<char[]> buffer(new char[block_bytes]);
+        for (size_t i = next++; i < blocks.size(); i = next++) ReadFully(blocks[i], buffer.get());
+      });
+    });
+    PrintTime(seconds, total);
+  } else if (command == "copy" && argc == 4) {
+    const int threads = std::max(1, Int(argv[2]));
+    uint64_t total;
+    const std::vector<Block> blocks = Blocks(FilesOf(path), uint64_t{16} << 20, &total);
+    std::unique_ptr<char[]> buffer(new char[total]);
+    std::memset(buffer.get(), 1, total);  // every page faulted in before the clock
+    std::atomic<size_t> next{0};
+    const double seconds = Seconds([&] {
+      OnThreads(threads, [&](int) {
+        for (size_t i = next++; i < blocks.size(); i = next++) {
+          ReadFully(blocks[i], buffer.get() + blocks[i].destination);
+        }
+      });
+    });
+    PrintTime(seconds, total);
+  } else if (command == "load" && argc == 6) {
+    safetensors::LoadOptions options;
+    options.backend = std::string(argv[2]) == "pread" ? safetensors::Backend::kPread
+                                                       : safetensors::Backend::kMmap;
+    const bool touch = Int(argv[3]) != 0;
+    options.threads = Int(argv[4]);
+    uint64_t bytes = 0;
+    double sum = 0;
+    const double seconds = Seconds([&] {
+      const safetensors::TensorDict tensors =
+          Check(safetensors::load_checkpoint(path, "cpu", options));
+      for (const auto& item : tensors) {
+        bytes += item.value().nbytes();
+        if (touch) sum += at::sum(item.value()).item<double>();
+      }
+    });
+    PrintTime(seconds, bytes, sum == 0.5 ? ",\"sum\":0.5" : "");  // keeps the sums
+  } else if (command == "model" && argc == 4) {
+    safetensors::LoadOptions options;
+    options.threads = Int(argv[2]);
+    std::shared_ptr<torch::nn::Module> model;
+    {
+      // Views of a mapping: shapes and dtypes without reading the data.
+      const safetensors::TensorDict shapes = Check(safetensors::load_checkpoint(path));
+      model = ShapedModule(shapes);
+    }
+    uint64_t bytes = 0;
+    for (const auto& b : model->buffers()) bytes += b.nbytes();
+    safetensors::bench::ResetPeakResident();
+    const long baseline = safetensors::bench::StatusField("VmRSS:");
+    const double seconds = Seconds([&] {
+      Check(safetensors::load_torch_model(*model, path, /*strict=*/true, "cpu", options));
+    });
+    const long peak = safetensors::bench::StatusField("VmHWM:") - baseline;
+    PrintTime(seconds, bytes, absl::StrCat(",\"peak_extra_bytes\":", peak));
+  } else {
+    Die("usage: see the comment at the top of load_bench.cc");
+  }
+  return 0;
+}
