@@ -53,6 +53,8 @@ absl::StatusOr<std::map<std::string, std::vector<std::string>>> RemoveDuplicateN
     const std::set<std::string>& discard_names) {
   std::map<std::string, std::vector<std::string>> to_remove;
   for (const std::vector<std::string>& shared : FindSharedTensors(state)) {
+    // Nearly every group is one tensor that covers its storage: nothing to do.
+    if (shared.size() == 1 && CoversWholeStorage(state[shared[0]])) continue;
     std::vector<std::string> complete;  // sorted, as `shared` is
     for (const std::string& name : shared) {
       if (CoversWholeStorage(state[name])) complete.push_back(name);

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <map>
 #include <tuple>
+#include <vector>
 
 namespace safetensors {
 namespace internal {
@@ -22,36 +22,40 @@ uintptr_t EndAddress(const at::Tensor& t) {
 }  // namespace
 
 std::vector<std::vector<std::string>> FindSharedTensors(const TensorDict& tensors) {
-  // Tensors grouped by storage, as the reference keys them.
-  std::map<std::tuple<std::string, uintptr_t, size_t>, std::vector<const TensorDict::Item*>>
-      by_storage;
+  // One entry per tensor, sorted by storage (as the reference keys them:
+  // device, storage pointer, storage bytes), then by byte range and name.
+  struct Area {
+    std::tuple<int, int, uintptr_t, size_t> storage;
+    uintptr_t start;
+    uintptr_t stop;
+    const std::string* name;
+  };
+  std::vector<Area> areas;
+  areas.reserve(tensors.size());
   for (const auto& item : tensors) {
     const at::Tensor& t = item.value();
     if (!t.defined() || !t.has_storage() || t.is_meta()) continue;
     const uintptr_t storage = reinterpret_cast<uintptr_t>(t.storage().data());
     const size_t bytes = t.storage().nbytes();
     if (storage == 0 || bytes == 0) continue;
-    by_storage[{t.device().str(), storage, bytes}].push_back(&item);
+    areas.push_back(Area{{static_cast<int>(t.device().type()), t.device().index(), storage, bytes},
+                         reinterpret_cast<uintptr_t>(t.data_ptr()),
+                         EndAddress(t),
+                         &item.key()});
   }
-  // Within one storage, only tensors whose byte ranges overlap are shared.
+  std::sort(areas.begin(), areas.end(), [](const Area& a, const Area& b) {
+    return std::tie(a.storage, a.start, a.stop, *a.name) <
+           std::tie(b.storage, b.start, b.stop, *b.name);
+  });
+  // Within one storage, only tensors whose byte ranges overlap the previous
+  // one's are shared (the reference's _filter_shared_not_shared).
   std::vector<std::vector<std::string>> groups;
-  for (auto& [key, items] : by_storage) {
-    std::vector<std::tuple<uintptr_t, uintptr_t, std::string>> areas;
-    for (const TensorDict::Item* item : items) {
-      areas.emplace_back(reinterpret_cast<uintptr_t>(item->value().data_ptr()),
-                         EndAddress(item->value()), item->key());
-    }
-    std::sort(areas.begin(), areas.end());
-    uintptr_t last_stop = std::get<1>(areas[0]);
-    groups.push_back({std::get<2>(areas[0])});
-    for (size_t i = 1; i < areas.size(); ++i) {
-      const auto& [start, stop, name] = areas[i];
-      if (start >= last_stop) {
-        groups.push_back({name});
-      } else {
-        groups.back().push_back(name);
-      }
-      last_stop = stop;
+  for (size_t i = 0; i < areas.size(); ++i) {
+    const bool same_storage = i > 0 && areas[i].storage == areas[i - 1].storage;
+    if (same_storage && areas[i].start < areas[i - 1].stop) {
+      groups.back().push_back(*areas[i].name);
+    } else {
+      groups.push_back({*areas[i].name});
     }
   }
   for (auto& group : groups) std::sort(group.begin(), group.end());
