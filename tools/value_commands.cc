@@ -16,6 +16,7 @@
 #include "parser/dtype.h"
 #include "parser/error.h"
 #include "tools/cli_util.h"
+#include "tools/progress_bar.h"
 #include "torch_io/checkpoint.h"
 #include "torch_io/torch_errors.h"
 
@@ -159,11 +160,22 @@ int Diff(const std::vector<std::string>& args, std::ostream& out, std::ostream& 
       different = true;
     }
   }
+  // Comparing values reads both checkpoints whole: a progress line on a
+  // terminal, erased before each finding is printed.
+  uint64_t total = 0, done = 0;
+  for (const std::string& name : a->keys()) {
+    const TensorInfo* tb = find(*b, name);
+    if (tb != nullptr) total += find(*a, name)->num_bytes() + tb->num_bytes();
+  }
+  ProgressBar bar("diff", err, ProgressBar::StderrIsTerminal());
   for (const std::string& name : a->keys()) {
     const TensorInfo* ta = find(*a, name);
     const TensorInfo* tb = find(*b, name);
     if (tb == nullptr) continue;
+    bar.Update(done, total);
+    done += ta->num_bytes() + tb->num_bytes();
     if (ta->dtype != tb->dtype || ta->shape != tb->shape) {
+      bar.Finish();
       out << "layout differs: " << QuoteForMessage(name) << ": " << DtypeName(ta->dtype)
           << ShapeText(ta->shape) << " vs " << DtypeName(tb->dtype) << ShapeText(tb->shape) << "\n";
       different = true;
@@ -174,6 +186,7 @@ int Diff(const std::vector<std::string>& args, std::ostream& out, std::ostream& 
     if (!vb.ok()) return ReportError(b_path, vb.status(), err);
     if (va->nbytes() == 0 || std::memcmp(va->data_ptr(), vb->data_ptr(), va->nbytes()) == 0) continue;
     different = true;
+    bar.Finish();
     const auto da = AsDoubles(*va), db = AsDoubles(*vb);
     if (!da.has_value() || !db.has_value()) {
       out << "values differ: " << QuoteForMessage(name) << " (bytes differ)\n";
@@ -190,6 +203,7 @@ int Diff(const std::vector<std::string>& args, std::ostream& out, std::ostream& 
     out << "values differ: " << QuoteForMessage(name) << ": max abs difference "
         << absl::StrFormat("%g", max_diff) << "\n";
   }
+  bar.Finish();
   if (a->metadata() != b->metadata()) {
     out << "metadata differs\n";
     different = true;
