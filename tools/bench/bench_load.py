@@ -21,8 +21,9 @@ warning says when pages stayed); a warm run follows a read of every file.
 Contenders, each doing exactly this:
   device limit       cold: a C loop of positioned reads into reused buffers,
                      1 and 2 threads x 1, 16 and 64 MiB blocks; the best
-  page-cache limit   warm: the same reads, 16 MiB, 2 threads, into one
-                     buffer written before the clock starts (no faults)
+  page-cache limit   warm: the same reads (1 and 2 threads x 1, 16, 64 MiB;
+                     the best) into one buffer on transparent huge pages,
+                     written before the clock starts (no faults)
   ours pread         load_checkpoint(path), pread backend: owned tensors
   ours mmap+read     load_checkpoint(path), mmap backend, then every tensor
                      summed so every byte is read
@@ -221,7 +222,15 @@ def main():
                     if best_device is None or (statistics.median(results[(name, "cold")]) <
                                                statistics.median(results[best_device])):
                         best_device = (name, "cold")
-            measure("page-cache limit", "warm", lambda: load_bench("copy", THREADS, path)["seconds"])
+            best_copy = None
+            for threads in (1, THREADS):
+                for block in (1, 16, 64):
+                    name = f"page-cache limit ({threads} thr, {block} MiB)"
+                    measure(name, "warm",
+                            lambda: load_bench("copy", threads, block, path)["seconds"])
+                    if best_copy is None or (statistics.median(results[(name, "warm")]) <
+                                             statistics.median(results[best_copy])):
+                        best_copy = (name, "warm")
             peaks = {}
             for state in ("cold", "warm"):
                 measure("ours pread", state, lambda: load_bench("load", "pread", 0, 0, path)["seconds"])
@@ -246,12 +255,12 @@ def main():
                     )["median_s"], target=torch_file)
 
             limit = {"cold": statistics.median(results[best_device]),
-                     "warm": statistics.median(results[("page-cache limit", "warm")])}
+                     "warm": statistics.median(results[best_copy])}
             print(f"\n== workload {key}: {len(files_of(path))} file(s), {nbytes / 1e9:.2f} GB ==")
             print(f"{'contender':34} {'state':5} {'min s':>8} {'median s':>9} {'GB/s':>6} "
                   f"{'of limit':>8}")
             for (name, state), times in results.items():
-                if name.startswith("device limit") and (name, state) != best_device:
+                if name.endswith("MiB)") and (name, state) not in (best_device, best_copy):
                     continue
                 median = statistics.median(times)
                 print(f"{name:34} {state:5} {min(times):8.3f} {median:9.3f} "

@@ -9,10 +9,12 @@
 //       the device limit: every byte of every file read by THREADS threads
 //       taking BLOCK_MIB positioned reads from one queue, each into its own
 //       reused buffer (no allocation, no page faults, nothing else)
-//   load_bench copy THREADS PATH
-//       the page-cache copy limit: every byte read with 16 MiB positioned
+//   load_bench copy THREADS BLOCK_MIB PATH
+//       the page-cache copy limit: every byte read with BLOCK_MIB positioned
 //       reads on THREADS threads into one buffer allocated and written
-//       before the clock starts (so no page faults)
+//       before the clock starts (so no page faults), on transparent huge
+//       pages where the kernel gives them (fewer TLB misses: a load into
+//       such memory beat a limit measured on small pages)
 //   load_bench load mmap|pread TOUCH THREADS PATH
 //       ours: load_checkpoint(PATH) (a single file is a checkpoint of one);
 //       TOUCH=1 also sums every tensor, so every mapped byte is read
@@ -21,6 +23,7 @@
 //       tensors, built and zeroed before the clock starts; also the peak
 //       resident memory of the load beyond the process's with the model
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -171,12 +174,18 @@ int main(int argc, char** argv) {
       });
     });
     PrintTime(seconds, total);
-  } else if (command == "copy" && argc == 4) {
+  } else if (command == "copy" && argc == 5) {
     const int threads = std::max(1, Int(argv[2]));
+    const uint64_t block_bytes = static_cast<uint64_t>(std::max(1, Int(argv[3]))) << 20;
     uint64_t total;
-    const std::vector<Block> blocks = Blocks(FilesOf(path), uint64_t{16} << 20, &total);
-    std::unique_ptr<char[]> buffer(new char[total]);
-    std::memset(buffer.get(), 1, total);  // every page faulted in before the clock
+    const std::vector<Block> blocks = Blocks(FilesOf(path), block_bytes, &total);
+    constexpr uint64_t kHugePage = uint64_t{2} << 20;
+    const uint64_t mapped = (total + kHugePage - 1) / kHugePage * kHugePage;
+    void* memory = ::aligned_alloc(kHugePage, mapped);
+    if (memory == nullptr) Die("cannot allocate the buffer");
+    ::madvise(memory, mapped, MADV_HUGEPAGE);
+    std::unique_ptr<char, decltype(&std::free)> buffer(static_cast<char*>(memory), &std::free);
+    std::memset(buffer.get(), 1, mapped);  // every page faulted in before the clock
     std::atomic<size_t> next{0};
     const double seconds = Seconds([&] {
       OnThreads(threads, [&](int) {
