@@ -112,8 +112,8 @@ class ReadProgressTracker {
   ReadProgress progress_;
 };
 
-// The threads for reading `bytes` in all: `requested` if positive, else one
-// per core (at most 4) from 64 MiB on, else 1.
+// The threads for reading `bytes` in all: `requested` if positive, else 4
+// from 64 MiB on (reads in flight, not cores, decide a cold read), else 1.
 int ThreadsForRead(int requested, uint64_t bytes);
 
 // One file's plan, for reading several files at once. `context`, if not

@@ -39,8 +39,8 @@ struct LoadOptions {
   // pattern from an untrusted source is safe.
   std::string tensor_filter;
   ParseOptions parse;
-  // Threads for the pread backend's large reads; 0 picks one per core (at
-  // most 4) for files over 64 MiB.
+  // Threads for the pread backend's large reads; 0 picks 4 for loads of
+  // 64 MiB and more (reads in flight speed a cold load even on fewer cores).
   int threads = 0;
   // Called as a whole load progresses (load_file, get_tensors,
   // load_checkpoint, load_model, load_torch_model; not single tensors), from

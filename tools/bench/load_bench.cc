@@ -5,10 +5,12 @@
 //   load_bench drop PATH
 //       posix_fadvise(DONTNEED) on every file, then the fraction of the
 //       files' pages still resident (mincore): > 0 means a cold run was not
-//   load_bench device THREADS BLOCK_MIB PATH
+//   load_bench device THREADS BLOCK_MIB DIRECT PATH
 //       the device limit: every byte of every file read by THREADS threads
 //       taking BLOCK_MIB positioned reads from one queue, each into its own
-//       reused buffer (no allocation, no page faults, nothing else)
+//       reused buffer (no allocation, no page faults, nothing else); with
+//       DIRECT=1 through O_DIRECT, bypassing the page cache (what the device
+//       itself delivers at that queue depth)
 //   load_bench copy THREADS BLOCK_MIB PATH
 //       the page-cache copy limit: every byte read with BLOCK_MIB positioned
 //       reads on THREADS threads into one buffer allocated and written
@@ -94,11 +96,11 @@ struct Block {
 
 // The files cut into blocks of `block_bytes`; `*total` their size.
 std::vector<Block> Blocks(const std::vector<std::string>& files, uint64_t block_bytes,
-                          uint64_t* total) {
+                          uint64_t* total, int flags = 0) {
   std::vector<Block> blocks;
   *total = 0;
   for (const std::string& file : files) {
-    const int fd = ::open(file.c_str(), O_RDONLY);
+    const int fd = ::open(file.c_str(), O_RDONLY | flags);
     if (fd < 0) Die("cannot open " + file);
     const uint64_t size = std::filesystem::file_size(file);
     for (uint64_t at = 0; at < size; at += block_bytes) {
@@ -114,6 +116,19 @@ void ReadFully(const Block& block, char* out) {
     const ssize_t n = ::pread(block.fd, out + done, block.size - done,
                               static_cast<off_t>(block.offset + done));
     if (n <= 0) Die("pread failed");
+    done += static_cast<uint64_t>(n);
+  }
+}
+
+// O_DIRECT: lengths and buffers in whole 4 KiB pages; the file's last block
+// comes back short.
+void ReadDirect(const Block& block, char* out) {
+  constexpr uint64_t kPage = 4096;
+  const uint64_t want = (block.size + kPage - 1) / kPage * kPage;
+  for (uint64_t done = 0; done < block.size;) {
+    const ssize_t n = ::pread(block.fd, out + done, want - done,
+                              static_cast<off_t>(block.offset + done));
+    if (n <= 0) Die("O_DIRECT pread failed");
     done += static_cast<uint64_t>(n);
   }
 }
@@ -161,16 +176,26 @@ int main(int argc, char** argv) {
       resident = std::max(resident, safetensors::bench::DropFromPageCache(file));
     }
     std::printf("{\"resident_after_drop\":%.4f}\n", resident);
-  } else if (command == "device" && argc == 5) {
+  } else if (command == "device" && argc == 6) {
     const int threads = std::max(1, Int(argv[2]));
     const uint64_t block_bytes = static_cast<uint64_t>(std::max(1, Int(argv[3]))) << 20;
+    const bool direct = Int(argv[4]) != 0;
     uint64_t total;
-    const std::vector<Block> blocks = Blocks(FilesOf(path), block_bytes, &total);
+    const std::vector<Block> blocks =
+        Blocks(FilesOf(path), block_bytes, &total, direct ? O_DIRECT : 0);
     std::atomic<size_t> next{0};
     const double seconds = Seconds([&] {
       OnThreads(threads, [&](int) {
-        std::unique_ptr<char[]> buffer(new char[block_bytes]);
-        for (size_t i = next++; i < blocks.size(); i = next++) ReadFully(blocks[i], buffer.get());
+        std::unique_ptr<char, decltype(&std::free)> buffer(
+            static_cast<char*>(::aligned_alloc(4096, block_bytes)), &std::free);
+        if (buffer == nullptr) Die("cannot allocate a buffer");
+        for (size_t i = next++; i < blocks.size(); i = next++) {
+          if (direct) {
+            ReadDirect(blocks[i], buffer.get());
+          } else {
+            ReadFully(blocks[i], buffer.get());
+          }
+        }
       });
     });
     PrintTime(seconds, total);
