@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -208,9 +209,9 @@ absl::Status CopyInto(at::Tensor target, const at::Tensor& source) {
 }
 
 // A tensor that cannot be read in place: whole through a tensor of the
-// file's dtype, or, when it is larger than
-// the staging budget and the model's tensor is contiguous, in pieces of at
-// most `staging_bytes` through one reused buffer.
+// file's dtype, or, when it is larger than the staging budget and the
+// model's tensor is contiguous, in pieces of at most `staging_bytes` through
+// one reused buffer.
 absl::Status FillThroughStaging(const Fill& fill, uint64_t staging_bytes,
                                 ReadProgressTracker& progress) {
   const OpenFile& f = *fill.file->file;
@@ -301,12 +302,20 @@ absl::StatusOr<LoadModelResult> LoadIntoModel(torch::nn::Module& model,
   }
   ReadProgressTracker progress(options.progress, bytes_total, fills.size());
 
-  std::vector<ReadPlan> plans(files.size());
+  // In file order, whatever the state dict's, so that runs of adjacent
+  // tensors coalesce into large reads.
+  std::vector<const Fill*> in_place;
   for (const Fill& fill : fills) {
-    if (!fill.in_place) continue;
-    const OpenFile& f = *fill.file->file;
-    plans[static_cast<size_t>(fill.file - files.data())].Add(f.FileOffset(*fill.source),
-                                                             BytesOf(fill.target), fill.name);
+    if (fill.in_place) in_place.push_back(&fill);
+  }
+  std::sort(in_place.begin(), in_place.end(), [](const Fill* a, const Fill* b) {
+    return std::tie(a->file, a->source->data_begin) < std::tie(b->file, b->source->data_begin);
+  });
+  std::vector<ReadPlan> plans(files.size());
+  for (const Fill* fill : in_place) {
+    const OpenFile& f = *fill->file->file;
+    plans[static_cast<size_t>(fill->file - files.data())].Add(f.FileOffset(*fill->source),
+                                                              BytesOf(fill->target), fill->name);
   }
   std::vector<FileReadPlan> reads;
   uint64_t in_place_bytes = 0;
@@ -321,8 +330,9 @@ absl::StatusOr<LoadModelResult> LoadIntoModel(torch::nn::Module& model,
     if (fill.in_place) continue;
     status = FillThroughStaging(fill, options.staging_bytes, progress);
     if (!status.ok()) {
-      status = AddContext(status, absl::StrCat(fill.file->context, fill.file->context.empty() ? "" : ": ",
-                                               "tensor ", QuoteForMessage(fill.name)));
+      const std::string& shard = fill.file->context;
+      status = AddContext(status, absl::StrCat(shard, shard.empty() ? "" : ": ", "tensor ",
+                                               QuoteForMessage(fill.name)));
     }
   }
   if (!status.ok()) {
