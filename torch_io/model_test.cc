@@ -13,6 +13,7 @@
 #include <ATen/ops/randn.h>
 #include <ATen/ops/equal.h>
 #include <ATen/ops/empty.h>
+#include <ATen/ops/full.h>
 #include <ATen/ops/zeros.h>
 
 #include "gmock/gmock.h"
@@ -328,6 +329,28 @@ TEST(ModelTest, ProgressIsMonotonicAndComplete) {
     EXPECT_EQ(reports.back().tensors_total, file.size());
   }
   EXPECT_TRUE(at::equal(model.norm->weight, file["norm.weight"].to(at::kFloat)));
+}
+
+// A module that lists its tensors in the reverse of the file's order: the
+// reads are still planned in file order, so 100 adjacent small tensors are
+// one read (one progress report), not 100.
+TEST(ModelTest, ReadsCoalesceWhateverTheModulesOrder) {
+  TensorDict file;
+  for (int i = 0; i < 100; ++i) file.insert(absl::StrCat("t", 100 + i), at::full({4}, static_cast<float>(i)));
+  const std::string path = ::testing::TempDir() + "/reverse_order.safetensors";
+  ASSERT_OK(save_file(file, path));
+  torch::nn::Module model("Reversed");
+  for (int i = 99; i >= 0; --i) {
+    model.register_buffer(absl::StrCat("t", 100 + i), at::zeros({4}));
+  }
+  int reports = 0;
+  LoadOptions options;
+  options.progress = [&](const LoadProgress&) { ++reports; };
+  ASSERT_OK(load_model(model, path, /*strict=*/true, "cpu", options));
+  EXPECT_EQ(reports, 1);
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_TRUE(at::equal(model.named_buffers()[absl::StrCat("t", 100 + i)], at::full({4}, static_cast<float>(i))));
+  }
 }
 
 }  // namespace
