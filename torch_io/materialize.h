@@ -22,7 +22,10 @@ namespace internal {
 // The tensor's memory as bytes.
 absl::Span<uint8_t> BytesOf(const at::Tensor& tensor);
 
-// An uninitialized CPU tensor with `t`'s dtype and shape.
+// An uninitialized CPU tensor with `t`'s dtype and shape, for a load to
+// fill. From 2 MiB on, its memory is a mapping of its own, 2 MiB-aligned and
+// marked for transparent huge pages (a fill then faults once per 2 MiB, not
+// per 4 KiB); it is unmapped with the last tensor using it.
 // Errors: kUnsupportedDtype, kInvalidTensor (dtype_map.h), kOutOfMemory.
 absl::StatusOr<at::Tensor> AllocateTensor(const TensorInfo& t);
 
