@@ -23,9 +23,13 @@ inline double ResidentFraction(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY);
   if (fd < 0) return -1;
   struct stat st;
-  if (::fstat(fd, &st) != 0 || st.st_size == 0) {
+  if (::fstat(fd, &st) != 0) {
     ::close(fd);
-    return st.st_size == 0 ? 0 : -1;
+    return -1;
+  }
+  if (st.st_size == 0) {
+    ::close(fd);
+    return 0;
   }
   const size_t size = static_cast<size_t>(st.st_size);
   void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
