@@ -28,7 +28,9 @@ Contenders, each doing exactly this:
   ours pread         load_checkpoint(path), pread backend: owned tensors
   ours mmap+read     load_checkpoint(path), mmap backend, then every tensor
                      summed so every byte is read
-  ours model         load_torch_model into a module of zeroed buffers
+  ours model         load_torch_model into a module of zeroed buffers; (a)
+                     also into BF16 buffers, every tensor converted through
+                     the 64 MiB staging buffer
   ref load_file+read (a) safetensors.torch.load_file, every tensor summed
   ref model          (a) safetensors.torch.load_model; (b, c) the
                      transformers loop: safe_open each shard, get_tensor
@@ -38,8 +40,10 @@ Contenders, each doing exactly this:
   torch::load        (a) LibTorch's torch::load of the same tensors that
                      torch::save wrote (tools/bench:torch_io_bench)
 
-Reports min and median seconds, GB/s of the median, and the median as a
-share of the limit of its state (device cold, page cache warm).
+Reports min and median seconds, GB/s of the median, the median as a share of
+the limit of its state (device cold, page cache warm), and the peak resident
+memory the model loads add beyond the process with its model built
+(/proc/self/status VmHWM after resetting it).
 """
 import argparse
 import json
@@ -76,15 +80,26 @@ def shaped_module():
                 m.register_buffer(last, torch.zeros(s.get_shape(), dtype=DTYPES[s.get_dtype()]))
     return root
 
+def field(name):
+    for line in open("/proc/self/status"):
+        if line.startswith(name):
+            return int(line.split()[1]) * 1024
+
+# Imports and the module come before the peak is reset and the clock starts.
+if mode == "fastsafetensors":
+    from fastsafetensors import fastsafe_open
+else:
+    from safetensors import safe_open
+    from safetensors.torch import load_file, load_model
+if mode == "ref_model":
+    model = shaped_module()
+open("/proc/self/clear_refs", "w").write("5")
+baseline = field("VmRSS:")
 if mode == "ref_read":
-    from safetensors.torch import load_file
     start = time.perf_counter()
     tensors = load_file(path)
     total = sum(float(t.sum()) for t in tensors.values())
 elif mode == "ref_model":
-    from safetensors import safe_open
-    from safetensors.torch import load_model
-    model = shaped_module()
     start = time.perf_counter()
     if len(files) == 1 and not os.path.isdir(path):
         load_model(model, path)
@@ -96,12 +111,11 @@ elif mode == "ref_model":
                     state[key] = f.get_tensor(key)
         model.load_state_dict(state, strict=False)
 elif mode == "fastsafetensors":
-    from fastsafetensors import fastsafe_open
     start = time.perf_counter()
     with fastsafe_open(files, "pt", device="cpu", nogds=True) as f:
         tensors = {key: f.get_tensor(key) for key in f.keys()}
 seconds = time.perf_counter() - start
-print(json.dumps({"seconds": seconds}))
+print(json.dumps({"seconds": seconds, "peak_extra_bytes": field("VmHWM:") - baseline}))
 """
 
 
@@ -234,23 +248,26 @@ def main():
                     if best_copy is None or (statistics.median(results[(name, "warm")]) <
                                              statistics.median(results[best_copy])):
                         best_copy = (name, "warm")
-            peaks = {}
+            peaks = {}  # name -> peak extra memory of its last run
+
+            def with_peak(name, result):
+                peaks[name] = result["peak_extra_bytes"]
+                return result["seconds"]
+
+            python = lambda mode: run_json([sys.executable, "-c", PYTHON_CONTENDER, mode, path])
+            ref = "ref model" if key == "a" else "ref transformers loop"
             for state in ("cold", "warm"):
                 measure("ours pread", state, lambda: load_bench("load", "pread", 0, 0, path)["seconds"])
                 measure("ours mmap+read", state,
                         lambda: load_bench("load", "mmap", 1, 0, path)["seconds"])
-
-                def ours_model():
-                    r = load_bench("model", 0, path)
-                    peaks["ours model"] = r["peak_extra_bytes"]
-                    return r["seconds"]
-
-                measure("ours model", state, ours_model)
-                python = lambda mode: run_json([sys.executable, "-c", PYTHON_CONTENDER, mode, path])
+                measure("ours model", state,
+                        lambda: with_peak("ours model", load_bench("model", "same", 0, path)))
+                if key == "a":
+                    measure("ours model into BF16", state, lambda: with_peak(
+                        "ours model into BF16", load_bench("model", "bf16", 0, path)))
                 if key == "a":
                     measure("ref load_file+read", state, lambda: python("ref_read")["seconds"])
-                measure("ref model" if key == "a" else "ref transformers loop", state,
-                        lambda: python("ref_model")["seconds"])
+                measure(ref, state, lambda: with_peak(ref, python("ref_model")))
                 measure("fastsafetensors", state, lambda: python("fastsafetensors")["seconds"])
                 if key == "a":
                     measure("torch::load", state, lambda: run_json(
@@ -269,8 +286,8 @@ def main():
                 print(f"{name:34} {state:5} {min(times):8.3f} {median:9.3f} "
                       f"{nbytes / median / 1e9:6.2f} {limit[state] / median:8.0%}")
             med = lambda name, state: statistics.median(results[(name, state)])
-            ref = "ref model" if key == "a" else "ref transformers loop"
-            print(f"ours model peak extra memory: {peaks['ours model'] / (1 << 20):.1f} MiB")
+            print("peak extra memory of the last run: " + ", ".join(
+                f"{name} {peak / (1 << 20):.1f} MiB" for name, peak in peaks.items()))
             print(f"ratios: ours pread cold {limit['cold'] / med('ours pread', 'cold'):.0%} of "
                   f"the device; ours pread warm {limit['warm'] / med('ours pread', 'warm'):.0%} "
                   f"and ours model warm {limit['warm'] / med('ours model', 'warm'):.0%} of the "

@@ -20,10 +20,12 @@
 //   load_bench load mmap|pread TOUCH THREADS PATH
 //       ours: load_checkpoint(PATH) (a single file is a checkpoint of one);
 //       TOUCH=1 also sums every tensor, so every mapped byte is read
-//   load_bench model THREADS PATH
+//   load_bench model same|bf16 THREADS PATH
 //       ours: load_torch_model into a module of buffers shaped like PATH's
-//       tensors, built and zeroed before the clock starts; also the peak
-//       resident memory of the load beyond the process's with the model
+//       tensors (of their dtype, or BF16 so that every tensor converts
+//       through the 64 MiB staging buffer), built and zeroed before the clock
+//       starts; also the peak resident memory of the load beyond the
+//       process's with the model
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -44,31 +46,18 @@
 #include <ATen/ops/sum.h>
 #include <ATen/ops/zeros.h>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "tools/bench/page_cache.h"
+#include "tools/bench/bench_util.h"
 #include "tools/bench/proc_status.h"
 #include "torch_io/safetensors.h"
 
 namespace {
 
-[[noreturn]] void Die(const std::string& message) {
-  std::fprintf(stderr, "load_bench: %s\n", message.c_str());
-  std::exit(1);
-}
-
-template <typename T>
-T Check(absl::StatusOr<T> value) {
-  if (!value.ok()) Die(value.status().ToString());
-  return *std::move(value);
-}
-
-int Int(const char* text) {
-  int value;
-  if (!absl::SimpleAtoi(text, &value) || value < 0) Die(absl::StrCat("not a count: ", text));
-  return value;
-}
+using ::safetensors::bench::Check;
+using ::safetensors::bench::Count;
+using ::safetensors::bench::Die;
 
 double Seconds(const std::function<void()>& fn) {
   const auto start = std::chrono::steady_clock::now();
@@ -147,8 +136,9 @@ void PrintTime(double seconds, uint64_t bytes, const std::string& extra = "") {
 }
 
 // A module whose buffers are shaped like `tensors` (dotted names become
-// nested modules), zeroed.
-std::shared_ptr<torch::nn::Module> ShapedModule(const safetensors::TensorDict& tensors) {
+// nested modules), of their dtypes or all BF16, zeroed.
+std::shared_ptr<torch::nn::Module> ShapedModule(const safetensors::TensorDict& tensors,
+                                                bool bf16) {
   auto root = std::make_shared<torch::nn::Module>("Shaped");
   for (const auto& item : tensors) {
     const std::vector<std::string> parts = absl::StrSplit(item.key(), '.');
@@ -159,8 +149,10 @@ std::shared_ptr<torch::nn::Module> ShapedModule(const safetensors::TensorDict& t
                    ? children[parts[i]]
                    : module->register_module(parts[i], std::make_shared<torch::nn::Module>());
     }
-    module->register_buffer(parts.back(),
-                            at::zeros(item.value().sizes(), item.value().options()));
+    module->register_buffer(
+        parts.back(),
+        at::zeros(item.value().sizes(), bf16 ? item.value().options().dtype(at::kBFloat16)
+                                             : item.value().options()));
   }
   return root;
 }
@@ -177,9 +169,9 @@ int main(int argc, char** argv) {
     }
     std::printf("{\"resident_after_drop\":%.4f}\n", resident);
   } else if (command == "device" && argc == 6) {
-    const int threads = std::max(1, Int(argv[2]));
-    const uint64_t block_bytes = static_cast<uint64_t>(std::max(1, Int(argv[3]))) << 20;
-    const bool direct = Int(argv[4]) != 0;
+    const int threads = std::max(1, Count(argv[2]));
+    const uint64_t block_bytes = static_cast<uint64_t>(std::max(1, Count(argv[3]))) << 20;
+    const bool direct = Count(argv[4]) != 0;
     uint64_t total;
     const std::vector<Block> blocks =
         Blocks(FilesOf(path), block_bytes, &total, direct ? O_DIRECT : 0);
@@ -200,8 +192,8 @@ int main(int argc, char** argv) {
     });
     PrintTime(seconds, total);
   } else if (command == "copy" && argc == 5) {
-    const int threads = std::max(1, Int(argv[2]));
-    const uint64_t block_bytes = static_cast<uint64_t>(std::max(1, Int(argv[3]))) << 20;
+    const int threads = std::max(1, Count(argv[2]));
+    const uint64_t block_bytes = static_cast<uint64_t>(std::max(1, Count(argv[3]))) << 20;
     uint64_t total;
     const std::vector<Block> blocks = Blocks(FilesOf(path), block_bytes, &total);
     constexpr uint64_t kHugePage = uint64_t{2} << 20;
@@ -224,8 +216,8 @@ int main(int argc, char** argv) {
     safetensors::LoadOptions options;
     options.backend = std::string(argv[2]) == "pread" ? safetensors::Backend::kPread
                                                        : safetensors::Backend::kMmap;
-    const bool touch = Int(argv[3]) != 0;
-    options.threads = Int(argv[4]);
+    const bool touch = Count(argv[3]) != 0;
+    options.threads = Count(argv[4]);
     uint64_t bytes = 0;
     double sum = 0;
     const double seconds = Seconds([&] {
@@ -237,14 +229,15 @@ int main(int argc, char** argv) {
       }
     });
     PrintTime(seconds, bytes, sum == 0.5 ? ",\"sum\":0.5" : "");  // keeps the sums
-  } else if (command == "model" && argc == 4) {
+  } else if (command == "model" && argc == 5) {
     safetensors::LoadOptions options;
-    options.threads = Int(argv[2]);
+    const bool bf16 = std::string(argv[2]) == "bf16";
+    options.threads = Count(argv[3]);
     std::shared_ptr<torch::nn::Module> model;
     {
       // Views of a mapping: shapes and dtypes without reading the data.
       const safetensors::TensorDict shapes = Check(safetensors::load_checkpoint(path));
-      model = ShapedModule(shapes);
+      model = ShapedModule(shapes, bf16);
     }
     uint64_t bytes = 0;
     for (const auto& b : model->buffers()) bytes += b.nbytes();

@@ -12,11 +12,6 @@
 //       write() of the same bytes (header then each tensor) to OUT
 //   torch_io_bench torch_save FILE OUT ITERATIONS / torch_load OUT ITERATIONS
 //       LibTorch's own torch::save / torch::load of the same tensors
-//   torch_io_bench load_model FILE same|bf16 STAGING_MIB ITERATIONS
-//       load_model into a module of buffers shaped like FILE's tensors (of
-//       their dtype, or bf16 so every tensor converts through staging),
-//       allocated and zeroed first; also the peak resident memory of the
-//       first load beyond the process's with the model built
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -30,38 +25,18 @@
 #include <vector>
 
 #include <ATen/ops/sum.h>
-#include <ATen/ops/zeros.h>
 #include <torch/serialize.h>
 
-#include "tools/bench/proc_status.h"
-
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "parser/header.h"
+#include "tools/bench/bench_util.h"
 #include "torch_io/safetensors.h"
 
 namespace {
 
-[[noreturn]] void Die(const std::string& message) {
-  std::fprintf(stderr, "torch_io_bench: %s\n", message.c_str());
-  std::exit(1);
-}
-
-template <typename T>
-T Check(absl::StatusOr<T> value) {
-  if (!value.ok()) Die(value.status().ToString());
-  return *std::move(value);
-}
-
-void Check(const absl::Status& status) {
-  if (!status.ok()) Die(status.ToString());
-}
-
-int Int(const char* text) {
-  int value;
-  if (!absl::SimpleAtoi(text, &value)) Die(absl::StrCat("not a number: ", text));
-  return value;
-}
+using ::safetensors::bench::Check;
+using ::safetensors::bench::Count;
+using ::safetensors::bench::Die;
 
 // Runs `fn` `iterations` times; prints the median and minimum in seconds.
 void Time(const std::string& what, int iterations, const std::function<void()>& fn) {
@@ -102,8 +77,8 @@ int main(int argc, char** argv) {
     safetensors::LoadOptions options;
     options.backend = std::string(argv[3]) == "pread" ? safetensors::Backend::kPread
                                                        : safetensors::Backend::kMmap;
-    const bool touch = Int(argv[4]) != 0;
-    Time(absl::StrCat("load_", argv[3], touch ? "_touch" : ""), Int(argv[5]), [&] {
+    const bool touch = Count(argv[4]) != 0;
+    Time(absl::StrCat("load_", argv[3], touch ? "_touch" : ""), Count(argv[5]), [&] {
       safetensors::TensorDict tensors = Check(safetensors::load_file(file, "cpu", options));
       if (touch) {
         double total = 0;
@@ -111,35 +86,11 @@ int main(int argc, char** argv) {
         if (total == 0.123) std::printf("#\n");  // keep the sum
       }
     });
-  } else if (command == "load_model" && argc == 6) {
-    const safetensors::SafeOpen f = Check(safetensors::safe_open(file));
-    const bool bf16 = std::string(argv[3]) == "bf16";
-    torch::nn::Module model("Shaped");
-    uint64_t model_bytes = 0;
-    for (const std::string& name : f.offset_keys()) {
-      const at::Tensor shape = Check(f.get_tensor(name));
-      // Flat names: the benchmark's files have no dots ("t0", "t1", ...).
-      model.register_buffer(name, at::zeros(shape.sizes(), at::TensorOptions().dtype(
-                                                               bf16 ? at::kBFloat16
-                                                                    : shape.scalar_type())));
-      model_bytes += model.named_buffers()[name].nbytes();
-    }
-    safetensors::LoadOptions options;
-    options.staging_bytes = static_cast<uint64_t>(Int(argv[4])) << 20;
-    safetensors::bench::ResetPeakResident();
-    const long baseline = safetensors::bench::StatusField("VmRSS:");
-    Check(safetensors::load_model(model, file, /*strict=*/true, "cpu", options));
-    const long peak = safetensors::bench::StatusField("VmHWM:");
-    std::printf("{\"model_bytes\":%llu,\"peak_extra_bytes\":%ld}\n",
-                static_cast<unsigned long long>(model_bytes), peak - baseline);
-    Time(absl::StrCat("load_model_", argv[3]), Int(argv[5]), [&] {
-      Check(safetensors::load_model(model, file, /*strict=*/true, "cpu", options));
-    });
   } else if (command == "plain_pread" && argc == 4) {
     // One malloc per tensor, as load_file allocates, then one pread loop per
     // tensor: the same allocation pattern, none of our code.
     const safetensors::SafeOpen f = Check(safetensors::safe_open(file));
-    Time("plain_pread", Int(argv[3]), [&] {
+    Time("plain_pread", Count(argv[3]), [&] {
       const int fd = ::open(file.c_str(), O_RDONLY);
       std::vector<void*> buffers;
       for (const safetensors::TensorInfo& t : f.header().tensors()) {
@@ -158,7 +109,7 @@ int main(int argc, char** argv) {
     });
   } else if (command == "save" && argc == 5) {
     const safetensors::TensorDict tensors = LoadOwned(file);
-    Time("save_file", Int(argv[4]), [&] { Check(safetensors::save_file(tensors, argv[3])); });
+    Time("save_file", Count(argv[4]), [&] { Check(safetensors::save_file(tensors, argv[3])); });
   } else if (command == "plain_write" && argc == 6) {
     const safetensors::TensorDict tensors = LoadOwned(file);
     const safetensors::SafeOpen f = Check(safetensors::safe_open(file));
@@ -169,8 +120,8 @@ int main(int argc, char** argv) {
         Die("pread failed");
       ::close(fd);
     }
-    const bool sync = Int(argv[4]) != 0;
-    Time(sync ? "plain_write_fsync" : "plain_write", Int(argv[5]), [&] {
+    const bool sync = Count(argv[4]) != 0;
+    Time(sync ? "plain_write_fsync" : "plain_write", Count(argv[5]), [&] {
       const int fd = ::open(argv[3], O_WRONLY | O_CREAT | O_TRUNC, 0644);
       WriteAll(fd, prefix.data(), prefix.size());
       for (const std::string& name : f.offset_keys()) {
@@ -183,9 +134,9 @@ int main(int argc, char** argv) {
   } else if (command == "torch_save" && argc == 5) {
     const safetensors::TensorDict tensors = LoadOwned(file);
     const std::vector<at::Tensor> values = tensors.values();
-    Time("torch_save", Int(argv[4]), [&] { torch::save(values, argv[3]); });
+    Time("torch_save", Count(argv[4]), [&] { torch::save(values, argv[3]); });
   } else if (command == "torch_load" && argc == 4) {
-    Time("torch_load", Int(argv[3]), [&] {
+    Time("torch_load", Count(argv[3]), [&] {
       std::vector<at::Tensor> values;
       torch::load(values, file);
     });
