@@ -68,7 +68,8 @@ absl::Status ReadInParallel(absl::Span<const FileReadPlan> plans, int threads,
   std::vector<Task> tasks;
   uint64_t empty_items = 0;
   for (const FileReadPlan& p : plans) {
-    pieces_left.push_back(p.plan->pieces());
+    // Counted down only to report progress.
+    pieces_left.push_back(progress != nullptr ? p.plan->pieces() : std::vector<uint32_t>());
     empty_items += static_cast<uint64_t>(
         std::count(p.plan->pieces().begin(), p.plan->pieces().end(), 0u));
     for (const ReadPlan::Read& read : p.plan->reads()) {

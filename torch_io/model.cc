@@ -209,7 +209,8 @@ absl::Status CopyInto(at::Tensor target, const at::Tensor& source) {
 }
 
 // A tensor that cannot be read in place: whole through a tensor of the
-// file's dtype, or, when it is larger than the staging budget and the
+// file's dtype (MaterializeOnCpu: a positioned read, as the files are opened
+// ForReading), or, when it is larger than the staging budget and the
 // model's tensor is contiguous, in pieces of at most `staging_bytes` through
 // one reused buffer.
 absl::Status FillThroughStaging(const Fill& fill, uint64_t staging_bytes,
@@ -222,8 +223,7 @@ absl::Status FillThroughStaging(const Fill& fill, uint64_t staging_bytes,
   const bool in_pieces = t.num_bytes() > staging_bytes && fill.target.is_contiguous() &&
                          elements == static_cast<uint64_t>(fill.target.numel());
   if (!in_pieces) {
-    SAFETENSORS_ASSIGN_OR_RETURN(const at::Tensor whole, AllocateTensor(t));
-    SAFETENSORS_RETURN_IF_ERROR(f.file->ReadAt(f.FileOffset(t), BytesOf(whole)));
+    SAFETENSORS_ASSIGN_OR_RETURN(const at::Tensor whole, MaterializeOnCpu(f, t));
     SAFETENSORS_RETURN_IF_ERROR(CopyInto(fill.target, whole));
     progress.Add(t.num_bytes(), 1);
     return absl::OkStatus();
