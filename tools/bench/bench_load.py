@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Whole-checkpoint loads, cold and warm, beside the limits and the other loaders, in one run.
 
-  python3 tools/bench/bench_load.py [--repeats 3] [--gib 1] [--only a,b,c]
+  python3 tools/bench/bench_load.py [--repeats 5] [--gib 1] [--only a,b,c]
 
 Workloads (written into BENCH_DIR, default a temporary directory on disk):
   a. one file, --gib GiB of 256 F32 tensors (the reference's save_file);
@@ -17,14 +17,27 @@ Every measurement runs in a process of its own and times only the load
 first drops every file of the workload from the page cache with
 posix_fadvise(POSIX_FADV_DONTNEED) and checks with mincore that it worked (a
 warning says when pages stayed); a warm run follows a read of every file.
+Measurements go in rounds, every contender and limit loop once per round in
+a new (seeded) order, so that neither a slow spell of this shared machine nor
+what the previous process left behind falls on one of them.
 
 Contenders, each doing exactly this:
-  device limit       cold: a C loop of positioned reads into reused buffers,
-                     1, 4 and 8 threads x 16 and 64 MiB blocks, through the
-                     page cache and with O_DIRECT; the best
-  page-cache limit   warm: the same reads (1 and 2 threads x 1, 16, 64 MiB;
-                     the best) into one buffer on transparent huge pages,
-                     written before the clock starts (no faults)
+  device limit       cold: a C loop bringing in every byte, nothing else:
+                     positioned reads into reused buffers (2 or 4 threads x
+                     1 MiB blocks from one queue, a sequential front the
+                     kernel's readahead runs ahead of; 4 or 8 threads x 16
+                     MiB), the same with O_DIRECT (4 or 8 x 16 MiB), or a
+                     read of a byte of every page of a mapping (the same
+                     shapes); the best. Run twice over: in a fresh process
+                     (the limit of loads into new tensors) and in one that
+                     has first written memory as large as the files (the
+                     limit of loads into a built model: on this VM that
+                     state alone made cold reads faster, O_DIRECT up to 2x)
+  page-cache limit   warm: positioned reads (1, 2 and 4 threads x 1 and 16
+                     MiB; the best) into one buffer on transparent huge
+                     pages, written before the clock starts (no faults: the
+                     issue's limit) or not (the reads fault it in, as any
+                     load into new tensors must)
   ours pread         load_checkpoint(path), pread backend: owned tensors
   ours mmap+read     load_checkpoint(path), mmap backend, then every tensor
                      summed so every byte is read
@@ -41,13 +54,14 @@ Contenders, each doing exactly this:
                      torch::save wrote (tools/bench:torch_io_bench)
 
 Reports min and median seconds, GB/s of the median, the median as a share of
-the limit of its state (device cold, page cache warm), and the peak resident
+the limit of its state and process (device cold, page cache warm), and the peak resident
 memory the model loads add beyond the process with its model built
 (/proc/self/status VmHWM after resetting it).
 """
 import argparse
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -195,9 +209,117 @@ def write_workloads(directory, gib, only):
     return out
 
 
+def report(key, path, torch_file, repeats, warnings):
+    """Measures every contender and limit on one workload and prints its table."""
+    nbytes = sum(os.path.getsize(f) for f in files_of(path))
+    runs = []  # (name, state, condition, fn, target); condition picks the limit
+    # 1 MiB blocks from one queue make one sequential front, which the
+    # kernel's readahead runs ahead of; 16 MiB blocks on more threads keep
+    # more reads in flight. Either can win on this VM.
+    loops = [(how, threads, block) for how in ("pread", "mmap") for threads, block in
+             ((2, 1), (4, 1), (4, 16), (8, 16))] + [("direct", 4, 16), ("direct", 8, 16)]
+    for how, threads, block in loops:
+        for faulted in (0, 1):
+            runs.append((f"device ({how}, {threads} thr, {block} MiB)", "cold",
+                         "faulted" if faulted else "fresh",
+                         lambda t=threads, h=how, b=block, f=faulted:
+                         load_bench("device", t, b, h, f, path)["seconds"], path))
+    for threads in (1, THREADS, 4):
+        for block in (1, 16):
+            for fresh in (0, 1):
+                runs.append((f"page cache ({threads} thr, {block} MiB)", "warm",
+                             "fresh" if fresh else "faulted",
+                             lambda t=threads, b=block, f=fresh:
+                             load_bench("copy", t, b, f, path)["seconds"], path))
+    peaks = {}  # name -> peak extra memory of its last run
+
+    def with_peak(name, result):
+        peaks[name] = result["peak_extra_bytes"]
+        return result["seconds"]
+
+    python = lambda mode: run_json([sys.executable, "-c", PYTHON_CONTENDER, mode, path])
+    ref = "ref model" if key == "a" else "ref transformers loop"
+    for state in ("cold", "warm"):
+        owned, model = "fresh", "faulted"  # new tensors vs a model's, built before
+        runs.append(("ours pread", state, owned,
+                     lambda: load_bench("load", "pread", 0, 0, path)["seconds"], path))
+        runs.append(("ours mmap+read", state, owned,
+                     lambda: load_bench("load", "mmap", 1, 0, path)["seconds"], path))
+        runs.append(("ours model", state, model, lambda: with_peak(
+            "ours model", load_bench("model", "same", 0, path)), path))
+        if key == "a":
+            runs.append(("ours model into BF16", state, model, lambda: with_peak(
+                "ours model into BF16", load_bench("model", "bf16", 0, path)), path))
+            runs.append(("ref load_file+read", state, owned,
+                         lambda: python("ref_read")["seconds"], path))
+        runs.append((ref, state, model, lambda: with_peak(ref, python("ref_model")), path))
+        runs.append(("fastsafetensors", state, owned,
+                     lambda: python("fastsafetensors")["seconds"], path))
+        if key == "a":
+            runs.append(("torch::load", state, owned, lambda: run_json(
+                [os.path.join(OPT_BIN, "torch_io_bench"), "torch_load", torch_file, "1"]
+            )["median_s"], torch_file))
+
+    # Rounds: every contender once per round, in a new order each round, so
+    # that neither a slow spell of this shared machine nor what the previous
+    # process left behind (this VM hands freed memory back to its host, and
+    # fresh memory then costs host page faults) falls on one of them.
+    times = {}
+    order = random.Random(0)
+    for _ in range(repeats):
+        for name, state, condition, fn, target in order.sample(runs, len(runs)):
+            if state == "cold":
+                make_cold(target, warnings)
+            else:
+                make_warm(target)
+            times.setdefault((name, state, condition), []).append(fn())
+
+    # In the order the runs were listed: limits first, then cold, then warm.
+    med = {(name, state, condition): statistics.median(times[(name, state, condition)])
+           for name, state, condition, _, _ in runs}
+    limits = {}  # (state, memory) -> (name, median seconds) of the best limit loop
+    for (name, state, condition), m in med.items():
+        if name.startswith(("device (", "page cache (")):
+            if (state, condition) not in limits or m < limits[(state, condition)][1]:
+                limits[(state, condition)] = (name, m)
+    limit_of = lambda state, condition: limits[(state, condition)][1]
+    print(f"\n== workload {key}: {len(files_of(path))} file(s), {nbytes / 1e9:.2f} GB, "
+          f"{repeats} rounds ==")
+    print(f"{'contender':38} {'state':5} {'memory':7} {'min s':>8} {'median s':>9} "
+          f"{'GB/s':>6} {'of limit':>8} {'of target limit':>15}")
+    for (name, state, condition), m in med.items():
+        is_limit = name.startswith(("device (", "page cache ("))
+        if is_limit and limits[(state, condition)][0] != name:
+            continue
+        label = ("limit: " if is_limit else "") + name
+        target = limit_of(state, "faulted" if state == "warm" else condition)
+        print(f"{label:38} {state:5} {condition:7} {min(times[(name, state, condition)]):8.3f} "
+              f"{m:9.3f} {nbytes / m / 1e9:6.2f} {limit_of(state, condition) / m:8.0%} "
+              f"{target / m:15.0%}")
+    print("memory: fresh = the load fills new memory in a new process (owned tensors); "
+          "faulted = it fills a model built before the clock, or its process wrote memory as "
+          "large as the files first. The limit of a row is the best loop of its state and "
+          "memory; the target limit is the issue's: the device cold, copying into faulted "
+          "memory warm")
+    print("peak extra memory of the last run: " + ", ".join(
+        f"{name} {peak / (1 << 20):.1f} MiB" for name, peak in peaks.items()))
+    m = lambda name, state: med[next(k for k in med if k[0] == name and k[1] == state)]
+    share = lambda name, state: limit_of(state, "faulted" if state == "warm" else next(
+        k[2] for k in med if k[0] == name and k[1] == state)) / m(name, state)
+    print(f"target ratios: cold, of the device: ours pread {share('ours pread', 'cold'):.0%}, "
+          f"ours mmap+read {share('ours mmap+read', 'cold'):.0%}, ours model "
+          f"{share('ours model', 'cold'):.0%}; warm, of copying into faulted memory: ours pread "
+          f"{share('ours pread', 'warm'):.0%}, ours model {share('ours model', 'warm'):.0%}; "
+          f"ours model vs {ref}: cold {m(ref, 'cold') / m('ours model', 'cold'):.2f}x, warm "
+          f"{m(ref, 'warm') / m('ours model', 'warm'):.2f}x")
+    if key == "a":
+        print(f"mmap+read vs ref load_file+read, warm: "
+              f"{m('ref load_file+read', 'warm') / m('ours mmap+read', 'warm'):.2f}x")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--gib", type=float, default=1.0)
     ap.add_argument("--only", default="a,b,c")
     args = ap.parse_args()
@@ -214,89 +336,7 @@ def main():
                             torch_file, "1"], check=True, capture_output=True)
 
         for key in sorted(workloads):
-            path = workloads[key]
-            nbytes = sum(os.path.getsize(f) for f in files_of(path))
-            results = {}  # (name, state) -> [seconds]
-
-            def measure(name, state, fn, target=path):
-                times = []
-                for _ in range(args.repeats):
-                    if state == "cold":
-                        make_cold(target, warnings)
-                    else:
-                        make_warm(target)
-                    times.append(fn())
-                results[(name, state)] = times
-
-            best_device = None
-            for direct in (0, 1):
-                for threads in (1, 4, 8):
-                    for block in (16, 64):
-                        name = (f"device limit ({threads} thr, {block} MiB"
-                                f"{', O_DIRECT' if direct else ''})")
-                        measure(name, "cold", lambda: load_bench(
-                            "device", threads, block, direct, path)["seconds"])
-                        if best_device is None or (statistics.median(results[(name, "cold")]) <
-                                                   statistics.median(results[best_device])):
-                            best_device = (name, "cold")
-            best_copy = None
-            for threads in (1, THREADS):
-                for block in (1, 16, 64):
-                    name = f"page-cache limit ({threads} thr, {block} MiB)"
-                    measure(name, "warm",
-                            lambda: load_bench("copy", threads, block, path)["seconds"])
-                    if best_copy is None or (statistics.median(results[(name, "warm")]) <
-                                             statistics.median(results[best_copy])):
-                        best_copy = (name, "warm")
-            peaks = {}  # name -> peak extra memory of its last run
-
-            def with_peak(name, result):
-                peaks[name] = result["peak_extra_bytes"]
-                return result["seconds"]
-
-            python = lambda mode: run_json([sys.executable, "-c", PYTHON_CONTENDER, mode, path])
-            ref = "ref model" if key == "a" else "ref transformers loop"
-            for state in ("cold", "warm"):
-                measure("ours pread", state, lambda: load_bench("load", "pread", 0, 0, path)["seconds"])
-                measure("ours mmap+read", state,
-                        lambda: load_bench("load", "mmap", 1, 0, path)["seconds"])
-                measure("ours model", state,
-                        lambda: with_peak("ours model", load_bench("model", "same", 0, path)))
-                if key == "a":
-                    measure("ours model into BF16", state, lambda: with_peak(
-                        "ours model into BF16", load_bench("model", "bf16", 0, path)))
-                if key == "a":
-                    measure("ref load_file+read", state, lambda: python("ref_read")["seconds"])
-                measure(ref, state, lambda: with_peak(ref, python("ref_model")))
-                measure("fastsafetensors", state, lambda: python("fastsafetensors")["seconds"])
-                if key == "a":
-                    measure("torch::load", state, lambda: run_json(
-                        [os.path.join(OPT_BIN, "torch_io_bench"), "torch_load", torch_file, "1"]
-                    )["median_s"], target=torch_file)
-
-            limit = {"cold": statistics.median(results[best_device]),
-                     "warm": statistics.median(results[best_copy])}
-            print(f"\n== workload {key}: {len(files_of(path))} file(s), {nbytes / 1e9:.2f} GB ==")
-            print(f"{'contender':34} {'state':5} {'min s':>8} {'median s':>9} {'GB/s':>6} "
-                  f"{'of limit':>8}")
-            for (name, state), times in results.items():
-                if "limit (" in name and (name, state) not in (best_device, best_copy):
-                    continue
-                median = statistics.median(times)
-                print(f"{name:34} {state:5} {min(times):8.3f} {median:9.3f} "
-                      f"{nbytes / median / 1e9:6.2f} {limit[state] / median:8.0%}")
-            med = lambda name, state: statistics.median(results[(name, state)])
-            print("peak extra memory of the last run: " + ", ".join(
-                f"{name} {peak / (1 << 20):.1f} MiB" for name, peak in peaks.items()))
-            print(f"ratios: ours pread cold {limit['cold'] / med('ours pread', 'cold'):.0%} of "
-                  f"the device; ours pread warm {limit['warm'] / med('ours pread', 'warm'):.0%} "
-                  f"and ours model warm {limit['warm'] / med('ours model', 'warm'):.0%} of the "
-                  f"page cache; ours model vs {ref}: cold "
-                  f"{med(ref, 'cold') / med('ours model', 'cold'):.2f}x, warm "
-                  f"{med(ref, 'warm') / med('ours model', 'warm'):.2f}x")
-            if key == "a":
-                print(f"mmap+read vs ref load_file+read, warm: "
-                      f"{med('ref load_file+read', 'warm') / med('ours mmap+read', 'warm'):.2f}x")
+            report(key, workloads[key], torch_file, args.repeats, warnings)
     for w in sorted(warnings):
         print("warning:", w)
 

@@ -5,18 +5,26 @@
 //   load_bench drop PATH
 //       posix_fadvise(DONTNEED) on every file, then the fraction of the
 //       files' pages still resident (mincore): > 0 means a cold run was not
-//   load_bench device THREADS BLOCK_MIB DIRECT PATH
-//       the device limit: every byte of every file read by THREADS threads
-//       taking BLOCK_MIB positioned reads from one queue, each into its own
-//       reused buffer (no allocation, no page faults, nothing else); with
-//       DIRECT=1 through O_DIRECT, bypassing the page cache (what the device
-//       itself delivers at that queue depth)
-//   load_bench copy THREADS BLOCK_MIB PATH
+//   load_bench device THREADS BLOCK_MIB pread|direct|mmap FAULTED PATH
+//       the device limit: every byte of every file brought in by THREADS
+//       threads taking BLOCK_MIB blocks from one queue, nothing else (no
+//       allocation, no page faults on destination memory): pread into each
+//       thread's reused buffer; direct, the same through O_DIRECT, bypassing
+//       the page cache (what the device itself delivers at that queue depth);
+//       mmap, a read of one byte of every page of a mapping of the file (the
+//       kernel's fault readahead decides the reads). With FAULTED=1, memory
+//       as large as the files is written (small pages) and kept before the
+//       clock starts: the state a load into a built model runs in. On this
+//       machine's VM that state alone made cold reads faster (O_DIRECT up to
+//       2x), so each load is compared with the loops run in its own state.
+//   load_bench copy THREADS BLOCK_MIB FRESH PATH
 //       the page-cache copy limit: every byte read with BLOCK_MIB positioned
-//       reads on THREADS threads into one buffer allocated and written
-//       before the clock starts (so no page faults), on transparent huge
-//       pages where the kernel gives them (fewer TLB misses: a load into
-//       such memory beat a limit measured on small pages)
+//       reads on THREADS threads into one buffer, on transparent huge pages
+//       where the kernel gives them (fewer TLB misses: a load into such
+//       memory beat a limit measured on small pages). FRESH=0: the buffer is
+//       written before the clock starts (no page faults: the limit of a load
+//       into a built model). FRESH=1: it is not, so the reads fault it in,
+//       as every load into new (owned) tensors must
 //   load_bench load mmap|pread TOUCH THREADS PATH
 //       ours: load_checkpoint(PATH) (a single file is a checkpoint of one);
 //       TOUCH=1 also sums every tensor, so every mapped byte is read
@@ -168,30 +176,55 @@ int main(int argc, char** argv) {
       resident = std::max(resident, safetensors::bench::DropFromPageCache(file));
     }
     std::printf("{\"resident_after_drop\":%.4f}\n", resident);
-  } else if (command == "device" && argc == 6) {
+  } else if (command == "device" && argc == 7) {
     const int threads = std::max(1, Count(argv[2]));
     const uint64_t block_bytes = static_cast<uint64_t>(std::max(1, Count(argv[3]))) << 20;
-    const bool direct = Count(argv[4]) != 0;
+    const std::string how = argv[4];
+    if (how != "pread" && how != "direct" && how != "mmap") Die("pread, direct or mmap");
     uint64_t total;
     const std::vector<Block> blocks =
-        Blocks(FilesOf(path), block_bytes, &total, direct ? O_DIRECT : 0);
+        Blocks(FilesOf(path), block_bytes, &total, how == "direct" ? O_DIRECT : 0);
+    std::vector<const uint8_t*> mappings;  // by block, for mmap: the file's first byte
+    if (how == "mmap") {
+      for (const Block& block : blocks) {
+        if (block.offset == 0) {
+          const off_t size = ::lseek(block.fd, 0, SEEK_END);
+          void* m = size > 0 ? ::mmap(nullptr, static_cast<size_t>(size), PROT_READ,
+                                      MAP_PRIVATE, block.fd, 0)
+                             : nullptr;
+          if (m == MAP_FAILED) Die("cannot map a file");
+          mappings.push_back(static_cast<const uint8_t*>(m));
+        } else {
+          mappings.push_back(mappings.back());
+        }
+      }
+    }
+    std::vector<char> faulted;
+    if (Count(argv[5]) != 0) faulted.assign(total, 1);  // kept until the process ends
     std::atomic<size_t> next{0};
+    std::atomic<uint64_t> touched{0};
     const double seconds = Seconds([&] {
       OnThreads(threads, [&](int) {
         std::unique_ptr<char, decltype(&std::free)> buffer(
-            static_cast<char*>(::aligned_alloc(4096, block_bytes)), &std::free);
-        if (buffer == nullptr) Die("cannot allocate a buffer");
+            how == "mmap" ? nullptr : static_cast<char*>(::aligned_alloc(4096, block_bytes)),
+            &std::free);
+        if (how != "mmap" && buffer == nullptr) Die("cannot allocate a buffer");
+        uint64_t sum = 0;
         for (size_t i = next++; i < blocks.size(); i = next++) {
-          if (direct) {
+          if (how == "mmap") {
+            const uint8_t* bytes = mappings[i] + blocks[i].offset;
+            for (uint64_t at = 0; at < blocks[i].size; at += 4096) sum += bytes[at];
+          } else if (how == "direct") {
             ReadDirect(blocks[i], buffer.get());
           } else {
             ReadFully(blocks[i], buffer.get());
           }
         }
+        touched += sum;
       });
     });
-    PrintTime(seconds, total);
-  } else if (command == "copy" && argc == 5) {
+    PrintTime(seconds, total, touched == 1 ? ",\"touched\":1" : "");  // keeps the reads
+  } else if (command == "copy" && argc == 6) {
     const int threads = std::max(1, Count(argv[2]));
     const uint64_t block_bytes = static_cast<uint64_t>(std::max(1, Count(argv[3]))) << 20;
     uint64_t total;
@@ -202,7 +235,7 @@ int main(int argc, char** argv) {
     if (memory == nullptr) Die("cannot allocate the buffer");
     ::madvise(memory, mapped, MADV_HUGEPAGE);
     std::unique_ptr<char, decltype(&std::free)> buffer(static_cast<char*>(memory), &std::free);
-    std::memset(buffer.get(), 1, mapped);  // every page faulted in before the clock
+    if (Count(argv[4]) == 0) std::memset(buffer.get(), 1, mapped);  // faulted in now
     std::atomic<size_t> next{0};
     const double seconds = Seconds([&] {
       OnThreads(threads, [&](int) {
