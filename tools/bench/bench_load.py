@@ -17,6 +17,12 @@ Every measurement runs in a process of its own and times only the load
 first drops every file of the workload from the page cache with
 posix_fadvise(POSIX_FADV_DONTNEED) and checks with mincore that it worked (a
 warning says when pages stayed); a warm run follows a read of every file.
+Then every run follows a process that wrote and freed memory as large as the
+files (load_bench prime): this VM hands memory that stays free back to its
+host, and fresh memory then costs host page faults (a warm 1 GiB owned load
+took 0.09 s after another load, 0.86 s after other work), so without it the
+previous process, not the contender, decided the time of loads into new
+memory.
 Measurements go in rounds, every contender and limit loop once per round in
 a new (seeded) order, so that neither a slow spell of this shared machine nor
 what the previous process left behind falls on one of them.
@@ -272,6 +278,7 @@ def report(key, path, torch_file, repeats, warnings):
                 make_cold(target, warnings)
             else:
                 make_warm(target)
+            load_bench("prime", target)
             times.setdefault((name, state, condition), []).append(fn())
 
     # In the order the runs were listed: limits first, then cold, then warm.
