@@ -137,6 +137,22 @@ void ReadDirect(const Block& block, char* out) {
   }
 }
 
+// At least `bytes` of unwritten memory, 2 MiB-aligned and marked for
+// transparent huge pages; its size rounded up to whole huge pages.
+struct HugePageBuffer {
+  std::unique_ptr<char, decltype(&std::free)> bytes;
+  uint64_t size;
+};
+
+HugePageBuffer AllocateHugePages(uint64_t bytes) {
+  constexpr uint64_t kHugePage = uint64_t{2} << 20;
+  const uint64_t size = std::max(kHugePage, (bytes + kHugePage - 1) / kHugePage * kHugePage);
+  HugePageBuffer buffer{{static_cast<char*>(::aligned_alloc(kHugePage, size)), &std::free}, size};
+  if (buffer.bytes == nullptr) Die("cannot allocate huge pages");
+  ::madvise(buffer.bytes.get(), size, MADV_HUGEPAGE);
+  return buffer;
+}
+
 // Runs `work(thread index)` on `threads` threads and waits for all.
 void OnThreads(int threads, const std::function<void(int)>& work) {
   std::vector<std::thread> pool;
@@ -187,14 +203,9 @@ int main(int argc, char** argv) {
     uint64_t total = 0;
     for (const std::string& file : FilesOf(path)) total += std::filesystem::file_size(file);
     // On huge pages, as the loads' large tensors are.
-    constexpr uint64_t kHugePage = uint64_t{2} << 20;
-    const uint64_t mapped = (total + kHugePage - 1) / kHugePage * kHugePage;
-    std::unique_ptr<char, decltype(&std::free)> memory(
-        static_cast<char*>(::aligned_alloc(kHugePage, std::max(mapped, kHugePage))), &std::free);
-    if (memory == nullptr) Die("cannot allocate the memory");
-    ::madvise(memory.get(), mapped, MADV_HUGEPAGE);
-    std::memset(memory.get(), 1, mapped);
-    std::printf("{\"primed\":%llu}\n", static_cast<unsigned long long>(mapped));
+    const HugePageBuffer memory = AllocateHugePages(total);
+    std::memset(memory.bytes.get(), 1, memory.size);
+    std::printf("{\"primed\":%llu}\n", static_cast<unsigned long long>(memory.size));
   } else if (command == "device" && argc == 7) {
     const int threads = std::max(1, Count(argv[2]));
     const uint64_t block_bytes = static_cast<uint64_t>(std::max(1, Count(argv[3]))) << 20;
@@ -248,18 +259,13 @@ int main(int argc, char** argv) {
     const uint64_t block_bytes = static_cast<uint64_t>(std::max(1, Count(argv[3]))) << 20;
     uint64_t total;
     const std::vector<Block> blocks = Blocks(FilesOf(path), block_bytes, &total);
-    constexpr uint64_t kHugePage = uint64_t{2} << 20;
-    const uint64_t mapped = (total + kHugePage - 1) / kHugePage * kHugePage;
-    void* memory = ::aligned_alloc(kHugePage, mapped);
-    if (memory == nullptr) Die("cannot allocate the buffer");
-    ::madvise(memory, mapped, MADV_HUGEPAGE);
-    std::unique_ptr<char, decltype(&std::free)> buffer(static_cast<char*>(memory), &std::free);
-    if (Count(argv[4]) == 0) std::memset(buffer.get(), 1, mapped);  // faulted in now
+    const HugePageBuffer buffer = AllocateHugePages(total);
+    if (Count(argv[4]) == 0) std::memset(buffer.bytes.get(), 1, buffer.size);  // faulted in now
     std::atomic<size_t> next{0};
     const double seconds = Seconds([&] {
       OnThreads(threads, [&](int) {
         for (size_t i = next++; i < blocks.size(); i = next++) {
-          ReadFully(blocks[i], buffer.get() + blocks[i].destination);
+          ReadFully(blocks[i], buffer.bytes.get() + blocks[i].destination);
         }
       });
     });
