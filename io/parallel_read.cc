@@ -6,6 +6,7 @@
 #include <system_error>
 #include <thread>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "parser/error.h"
 
@@ -16,6 +17,20 @@ namespace {
 // not worth it.
 constexpr uint64_t kParallelReadThreshold = uint64_t{64} << 20;
 
+// A direct read when the plan's file wants one for `read` and the kernel
+// takes it, else a buffered one.
+absl::Status ReadOne(const FileReadPlan& plan, const ReadPlan::Read& read) {
+  if (plan.direct != nullptr && !read.direct.empty() &&
+      plan.direct->Wants(read.offset, read.bytes)) {
+    const absl::StatusOr<bool> done =
+        plan.direct->ReadAt(read.direct_offset, read.direct,
+                            read.offset + read.bytes - read.direct_offset);
+    if (!done.ok()) return done.status();
+    if (*done) return absl::OkStatus();
+  }
+  return plan.file->ReadVAt(read.offset, read.buffers);
+}
+
 }  // namespace
 
 void ReadPlan::Add(uint64_t offset, absl::Span<uint8_t> out, absl::string_view label) {
@@ -25,7 +40,8 @@ void ReadPlan::Add(uint64_t offset, absl::Span<uint8_t> out, absl::string_view l
   bool first_piece = true;
   while (!out.empty()) {
     Read* last = reads_.empty() ? nullptr : &reads_.back();
-    const bool joins = last != nullptr && last->offset + last->bytes == offset &&
+    const bool joins = last != nullptr && last->direct.empty() &&
+                       last->offset + last->bytes == offset &&
                        last->bytes < max_read_bytes_ && last->buffers.size() < max_buffers_;
     // Joins the previous read when it ends where this starts and has room.
     const uint64_t room = joins ? max_read_bytes_ - last->bytes : max_read_bytes_;
@@ -37,12 +53,48 @@ void ReadPlan::Add(uint64_t offset, absl::Span<uint8_t> out, absl::string_view l
       if (first_piece) ++last->labels;
       last->last_item = item;
     } else {
-      reads_.push_back(Read{offset, take, {piece}, label, 1, item, item});
+      reads_.push_back(Read{offset, take, {piece}, label, 1, item, item, 0, {}});
     }
     ++pieces_[item];
     offset += take;
     out.remove_prefix(static_cast<size_t>(take));
     first_piece = false;
+  }
+}
+
+void ReadPlan::AddInWindow(uint64_t offset, absl::Span<uint8_t> out, absl::Span<uint8_t> window,
+                           absl::string_view label) {
+  const uint64_t lead = static_cast<uint64_t>(out.data() - window.data());
+  const auto aligned = [](uint64_t n) { return n % kDirectReadAlignment == 0; };
+  if (out.empty() || out.data() < window.data() || lead > offset ||
+      lead + out.size() > window.size() || !aligned(offset - lead) ||
+      !aligned(reinterpret_cast<uintptr_t>(window.data())) || !aligned(window.size()) ||
+      !aligned(max_read_bytes_)) {
+    Add(offset, out, label);
+    return;
+  }
+  bytes_ += out.size();
+  const size_t item = pieces_.size();
+  pieces_.push_back(0);
+  const uint64_t window_offset = offset - lead;
+  for (uint64_t at = 0; at < window.size(); at += max_read_bytes_) {
+    const uint64_t size = std::min<uint64_t>(max_read_bytes_, window.size() - at);
+    // The part of `out` in this piece of the window; none in a piece of
+    // spill alone.
+    const uint64_t begin = std::max(at, lead);
+    const uint64_t end = std::min(at + size, lead + out.size());
+    if (begin >= end) continue;
+    reads_.push_back(
+        Read{window_offset + begin,
+             end - begin,
+             {window.subspan(static_cast<size_t>(begin), static_cast<size_t>(end - begin))},
+             label,
+             1,
+             item,
+             item,
+             window_offset + at,
+             window.subspan(static_cast<size_t>(at), static_cast<size_t>(size))});
+    ++pieces_[item];
   }
 }
 
@@ -85,7 +137,7 @@ absl::Status ReadInParallel(absl::Span<const FileReadPlan> plans, int threads,
   auto worker = [&] {
     for (size_t i = next++; i < tasks.size(); i = next++) {
       const Task& task = tasks[i];
-      absl::Status status = task.plan->file->ReadVAt(task.read->offset, task.read->buffers);
+      absl::Status status = ReadOne(*task.plan, *task.read);
       std::unique_lock<std::mutex> lock(mutex);
       if (!status.ok()) {
         if (i < first_error_task) {  // the earliest read that failed

@@ -13,6 +13,7 @@
 // `max_read_bytes` into all of them, so 20,000 small tensors cost a few
 // hundred system calls, not 20,000; a buffer larger than that is split into
 // reads of that size, so one large tensor spreads over several threads.
+// Reads into windows (AddInWindow) may bypass the page cache (direct_read.h).
 #ifndef SAFETENSORS_IO_PARALLEL_READ_H_
 #define SAFETENSORS_IO_PARALLEL_READ_H_
 
@@ -24,6 +25,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "io/direct_read.h"
 #include "io/file.h"
 
 namespace safetensors {
@@ -50,6 +52,12 @@ class ReadPlan {
     // ..., last_item (consecutive, as reads follow the calls' order).
     size_t first_item = 0;
     size_t last_item = 0;
+    // Set for a read of AddInWindow's: the same read as a direct one, of the
+    // file range [direct_offset, direct_offset + direct.size()) into
+    // `direct` (every bound a multiple of kDirectReadAlignment), which
+    // covers the read's range and holds its one buffer at the matching place.
+    uint64_t direct_offset = 0;
+    absl::Span<uint8_t> direct;
   };
 
   // `max_read_bytes` > 0; `max_buffers` >= 1 (a preadv takes at most IOV_MAX).
@@ -59,6 +67,16 @@ class ReadPlan {
   // Fills `out` from file offset `offset`; `label` (a tensor name, which must
   // outlive the plan) names it in errors. Empty buffers need no read.
   void Add(uint64_t offset, absl::Span<uint8_t> out, absl::string_view label = {});
+
+  // As Add, for `out` lying inside `window`: memory the load may overwrite
+  // whole, whose first byte is the place of file offset
+  // offset - (out.data() - window.data()). When that offset, window.data(),
+  // window.size() and max_read_bytes are multiples of kDirectReadAlignment,
+  // `out` gets reads of its own, each with a direct form (reads that
+  // bypass the page cache write a whole number of blocks, so they spill
+  // into the window around `out`); otherwise this is Add(offset, out, label).
+  void AddInWindow(uint64_t offset, absl::Span<uint8_t> out, absl::Span<uint8_t> window,
+                   absl::string_view label = {});
 
   const std::vector<Read>& reads() const { return reads_; }
   uint64_t bytes() const { return bytes_; }
@@ -126,6 +144,8 @@ struct FileReadPlan {
   const File* file;
   const ReadPlan* plan;
   absl::string_view context = {};
+  // If set, the reads with a direct form that it Wants are read directly.
+  const DirectReads* direct = nullptr;
 };
 
 // Runs every read of every plan (in the given order, the files' reads

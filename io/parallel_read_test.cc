@@ -1,6 +1,8 @@
 #include "io/parallel_read.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -52,6 +54,51 @@ TEST(ReadPlanTest, CoalescesAdjacentBuffersAndSplitsLargeOnes) {
   EXPECT_EQ(plan.bytes(), 4u * 4 + 40 + 5);
 }
 
+// Memory aligned for direct reads, for windows.
+struct AlignedBuffer {
+  explicit AlignedBuffer(size_t size)
+      : bytes(static_cast<uint8_t*>(std::aligned_alloc(kDirectReadAlignment, size)), &std::free),
+        span(bytes.get(), size) {}
+  std::unique_ptr<uint8_t, decltype(&std::free)> bytes;
+  absl::Span<uint8_t> span;
+};
+
+TEST(ReadPlanTest, ABufferInAnAlignedWindowGetsReadsOfItsOwnWithDirectForms) {
+  AlignedBuffer window(3 * 4096);
+  const absl::Span<uint8_t> out = window.span.subspan(100, 8000);  // file bytes 4196..12196
+  std::vector<uint8_t> before(4), after(4);
+  ReadPlan plan(/*max_read_bytes=*/4096);
+  plan.Add(4192, absl::MakeSpan(before), "before");
+  plan.AddInWindow(4196, out, window.span, "w");
+  plan.Add(12196, absl::MakeSpan(after), "after");  // adjacent, but not joined
+  const auto& reads = plan.reads();
+  ASSERT_EQ(reads.size(), 4u);
+  EXPECT_TRUE(reads[0].direct.empty());
+  EXPECT_EQ(reads[1].offset, 4196u);
+  EXPECT_EQ(reads[1].bytes, 3996u);
+  EXPECT_EQ(reads[1].buffers.size(), 1u);
+  EXPECT_EQ(reads[1].buffers[0].data(), out.data());
+  EXPECT_EQ(reads[1].direct_offset, 4096u);
+  EXPECT_EQ(reads[1].direct.data(), window.span.data());
+  EXPECT_EQ(reads[1].direct.size(), 4096u);
+  EXPECT_EQ(reads[2].offset, 8192u);
+  EXPECT_EQ(reads[2].bytes, 4004u);
+  EXPECT_EQ(reads[2].direct_offset, 8192u);
+  EXPECT_EQ(reads[2].direct.size(), 4096u);  // the window's third block holds no byte of out
+  EXPECT_EQ(reads[3].offset, 12196u);
+  EXPECT_TRUE(reads[3].direct.empty());
+  EXPECT_EQ(plan.items(), 3u);
+  EXPECT_EQ(plan.pieces()[1], 2u);
+  EXPECT_EQ(plan.bytes(), 8008u);
+
+  // A window whose start is not at a block of the file: a plain Add.
+  ReadPlan unaligned(/*max_read_bytes=*/4096);
+  unaligned.AddInWindow(4197, out, window.span, "w");
+  ASSERT_EQ(unaligned.reads().size(), 2u);
+  EXPECT_TRUE(unaligned.reads()[0].direct.empty());
+  EXPECT_EQ(unaligned.reads()[0].offset, 4197u);
+}
+
 // Reports never go backwards, and the last says everything is done.
 void ExpectMonotonicAndComplete(const std::vector<ReadProgress>& reports, uint64_t bytes,
                                 uint64_t tensors) {
@@ -77,8 +124,12 @@ TEST(ReadPlanTest, AgreesWithANaiveLoaderOnRandomLayouts) {
   std::mt19937 random(2026);
   const std::string contents = Contents(1 << 16);
   ASSERT_OK_AND_ASSIGN(std::shared_ptr<File> file, File::Open(WriteTempFile("plan", contents)));
+  // Direct reads wherever a read has a direct form, if this filesystem has
+  // them (else the windows' reads are buffered ones).
+  const std::unique_ptr<DirectReads> direct = DirectReads::Open(*file, DirectIo::kAlways);
   for (int trial = 0; trial < 300; ++trial) {
-    const uint64_t max_read = 1 + random() % 4096;
+    const uint64_t max_read = random() % 2 == 0 ? kDirectReadAlignment * (1 + random() % 3)
+                                                : 1 + random() % 4096;
     const size_t max_buffers = 1 + random() % 8;
     std::vector<std::pair<uint64_t, uint64_t>> ranges;  // offset, size
     uint64_t offset = random() % 64;
@@ -89,12 +140,27 @@ TEST(ReadPlanTest, AgreesWithANaiveLoaderOnRandomLayouts) {
       offset += size + (random() % 10 == 0 ? random() % 50 : 0);
     }
     std::vector<std::vector<uint8_t>> ours(ranges.size());
+    std::vector<std::unique_ptr<AlignedBuffer>> windows(ranges.size());
+    std::vector<absl::Span<uint8_t>> outs(ranges.size());
     std::vector<std::string> labels(ranges.size());
     ReadPlan plan(max_read, max_buffers);
     for (size_t i = 0; i < ranges.size(); ++i) {
-      ours[i].assign(ranges[i].second, 0);
       labels[i] = "t" + std::to_string(i);
-      plan.Add(ranges[i].first, absl::MakeSpan(ours[i]), labels[i]);
+      // Some buffers in windows, as the pread backend's large tensors are:
+      // direct reads when the limit is a whole number of blocks.
+      if (random() % 3 == 0) {
+        const uint64_t lead = ranges[i].first % kDirectReadAlignment;
+        const uint64_t blocks = (lead + ranges[i].second + kDirectReadAlignment - 1) /
+                                kDirectReadAlignment;
+        windows[i] = std::make_unique<AlignedBuffer>(
+            std::max<uint64_t>(blocks, 1) * kDirectReadAlignment);
+        outs[i] = windows[i]->span.subspan(lead, ranges[i].second);
+        plan.AddInWindow(ranges[i].first, outs[i], windows[i]->span, labels[i]);
+      } else {
+        ours[i].assign(ranges[i].second, 0);
+        outs[i] = absl::MakeSpan(ours[i]);
+        plan.Add(ranges[i].first, outs[i], labels[i]);
+      }
     }
     for (const ReadPlan::Read& read : plan.reads()) {
       EXPECT_LE(read.bytes, max_read);
@@ -102,14 +168,22 @@ TEST(ReadPlanTest, AgreesWithANaiveLoaderOnRandomLayouts) {
       uint64_t sum = 0;
       for (const auto& b : read.buffers) sum += b.size();
       EXPECT_EQ(sum, read.bytes);
+      if (!read.direct.empty()) {
+        EXPECT_EQ(read.buffers.size(), 1u);
+        EXPECT_LE(read.direct_offset, read.offset);
+        EXPECT_GE(read.direct_offset + read.direct.size(), read.offset + read.bytes);
+        EXPECT_EQ(read.direct.data() + (read.offset - read.direct_offset),
+                  read.buffers[0].data());
+      }
     }
     std::vector<ReadProgress> reports;
     ReadProgressTracker progress([&](const ReadProgress& p) { reports.push_back(p); },
                                  plan.bytes(), plan.items());
-    ASSERT_OK(ReadInParallel(*file, plan, 1 + trial % 3, &progress));
+    const FileReadPlan plans[] = {{file.get(), &plan, {}, direct.get()}};
+    ASSERT_OK(ReadInParallel(plans, 1 + trial % 3, &progress));
     ExpectMonotonicAndComplete(reports, plan.bytes(), ranges.size());
     for (size_t i = 0; i < ranges.size(); ++i) {
-      ASSERT_EQ(std::string(ours[i].begin(), ours[i].end()),
+      ASSERT_EQ(std::string(outs[i].begin(), outs[i].end()),
                 contents.substr(ranges[i].first, ranges[i].second))
           << "trial " << trial << ", buffer " << i;
     }
@@ -166,6 +240,26 @@ TEST(ReadPlanTest, SeveralFilesReadTogether) {
     absl::Status status = ReadInParallel(with_bad, threads);
     EXPECT_THAT(status, HasErrorCode(ErrorCode::kIoError));
     EXPECT_THAT(status.message(), HasSubstr("reading tensor \"past_end\""));
+  }
+}
+
+// A direct read that finds the file shorter than the header said fails the
+// whole read as a buffered one does, naming the tensor.
+TEST(ReadPlanTest, AShortFileFailsADirectReadNamingTheTensor) {
+  const std::string contents = Contents(3 * 4096);
+  ASSERT_OK_AND_ASSIGN(std::shared_ptr<File> file,
+                       File::Open(WriteTempFile("short_direct", contents)));
+  const std::unique_ptr<DirectReads> direct = DirectReads::Open(*file, DirectIo::kAlways);
+  if (direct == nullptr) GTEST_SKIP() << "no O_DIRECT for " << file->path();
+  for (int threads : {1, 2}) {
+    AlignedBuffer window(4 * 4096);
+    ReadPlan plan(/*max_read_bytes=*/8192);
+    plan.AddInWindow(10, window.span.subspan(10, 4 * 4096 - 20), window.span, "cut");
+    const FileReadPlan plans[] = {{file.get(), &plan, {}, direct.get()}};
+    absl::Status status = ReadInParallel(plans, threads);
+    EXPECT_THAT(status, HasErrorCode(ErrorCode::kIoError));
+    EXPECT_THAT(std::string(status.message()), HasSubstr("reading tensor \"cut\""));
+    EXPECT_THAT(std::string(status.message()), HasSubstr("ended at byte 12288"));
   }
 }
 

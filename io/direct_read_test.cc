@@ -1,0 +1,165 @@
+#include "io/direct_read.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "parser/status_matchers.h"
+#include "testdata/test_files.h"
+
+namespace safetensors {
+namespace {
+
+using ::safetensors::testing::HasErrorCode;
+using ::safetensors::testing::WriteTempFile;
+using ::testing::HasSubstr;
+
+std::string Contents(size_t size) {
+  std::string contents(size, '\0');
+  for (size_t i = 0; i < size; ++i) contents[i] = static_cast<char>((i * 13 + i / 4093) & 0xFF);
+  return contents;
+}
+
+// Memory aligned for direct reads.
+struct AlignedBuffer {
+  explicit AlignedBuffer(size_t size)
+      : bytes(static_cast<uint8_t*>(std::aligned_alloc(kDirectReadAlignment, size)), &std::free),
+        span(bytes.get(), size) {
+    std::fill(span.begin(), span.end(), uint8_t{0xEE});
+  }
+  std::unique_ptr<uint8_t, decltype(&std::free)> bytes;
+  absl::Span<uint8_t> span;
+};
+
+std::string AsString(absl::Span<const uint8_t> bytes) {
+  return std::string(bytes.begin(), bytes.end());
+}
+
+// The test's temporary directory may be on a filesystem without O_DIRECT
+// (tmpfs before Linux 6.6): then there is nothing to test here.
+bool DirectReadsWork(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECT);
+  if (fd >= 0) ::close(fd);
+  return fd >= 0;
+}
+
+TEST(DirectReadsTest, NeverMeansNone) {
+  ASSERT_OK_AND_ASSIGN(std::shared_ptr<File> file,
+                       File::Open(WriteTempFile("never", Contents(3 * 4096))));
+  EXPECT_EQ(DirectReads::Open(*file, DirectIo::kNever), nullptr);
+}
+
+TEST(DirectReadsTest, ReadsWholeBlocksAndTheLastOnePastTheEnd) {
+  const std::string contents = Contents(5 * 4096 + 123);
+  const std::string path = WriteTempFile("blocks", contents);
+  if (!DirectReadsWork(path)) GTEST_SKIP() << "no O_DIRECT on " << path;
+  ASSERT_OK_AND_ASSIGN(std::shared_ptr<File> file, File::Open(path));
+  std::unique_ptr<DirectReads> direct = DirectReads::Open(*file, DirectIo::kAlways);
+  ASSERT_NE(direct, nullptr);
+  EXPECT_TRUE(direct->Wants(4096, 100));
+
+  AlignedBuffer middle(2 * 4096);
+  ASSERT_OK_AND_ASSIGN(bool done, direct->ReadAt(4096, middle.span, 2 * 4096));
+  ASSERT_TRUE(done);
+  EXPECT_EQ(AsString(middle.span), contents.substr(4096, 2 * 4096));
+
+  // The file ends 123 bytes into this buffer's second block.
+  AlignedBuffer tail(2 * 4096);
+  ASSERT_OK_AND_ASSIGN(done, direct->ReadAt(4 * 4096, tail.span, 4096 + 123));
+  ASSERT_TRUE(done);
+  EXPECT_EQ(AsString(tail.span.first(4096 + 123)), contents.substr(4 * 4096));
+}
+
+TEST(DirectReadsTest, AFileEndingBeforeTheNeededBytesFails) {
+  const std::string path = WriteTempFile("short_direct", Contents(4096 + 10));
+  if (!DirectReadsWork(path)) GTEST_SKIP() << "no O_DIRECT on " << path;
+  ASSERT_OK_AND_ASSIGN(std::shared_ptr<File> file, File::Open(path));
+  std::unique_ptr<DirectReads> direct = DirectReads::Open(*file, DirectIo::kAlways);
+  ASSERT_NE(direct, nullptr);
+  AlignedBuffer buffer(2 * 4096);
+  const absl::StatusOr<bool> read = direct->ReadAt(0, buffer.span, 4096 + 20);
+  EXPECT_THAT(read.status(), HasErrorCode(ErrorCode::kIoError));
+  EXPECT_THAT(std::string(read.status().message()), HasSubstr("ended at byte 4106"));
+}
+
+// A read the kernel refuses (here: at an offset no device's blocks start at)
+// reads nothing and turns direct reads off, so the caller's buffered reads
+// take over; if this filesystem takes it anyway, the bytes must be right.
+TEST(DirectReadsTest, ARefusedReadTurnsDirectReadsOff) {
+  const std::string contents = Contents(4 * 4096);
+  const std::string path = WriteTempFile("refused", contents);
+  if (!DirectReadsWork(path)) GTEST_SKIP() << "no O_DIRECT on " << path;
+  ASSERT_OK_AND_ASSIGN(std::shared_ptr<File> file, File::Open(path));
+  std::unique_ptr<DirectReads> direct = DirectReads::Open(*file, DirectIo::kAlways);
+  ASSERT_NE(direct, nullptr);
+  AlignedBuffer buffer(4096);
+  ASSERT_OK_AND_ASSIGN(bool done, direct->ReadAt(1, buffer.span, 4096));
+  if (done) {
+    EXPECT_EQ(AsString(buffer.span), contents.substr(1, 4096));
+    return;
+  }
+  EXPECT_EQ(AsString(buffer.span), std::string(4096, '\xEE'));
+  EXPECT_FALSE(direct->Wants(0, 4096));
+  ASSERT_OK_AND_ASSIGN(done, direct->ReadAt(0, buffer.span, 4096));
+  EXPECT_FALSE(done);
+}
+
+// kAuto reads directly only what the page cache does not hold: nothing of a
+// file just read whole; of one dropped from the cache and then read in part,
+// the ranges whose sampled pages were mostly not read.
+TEST(DirectReadsTest, AutoFollowsThePageCache) {
+  const std::string contents = Contents(64 * 4096);
+  const std::string path = WriteTempFile("auto", contents);
+  if (!DirectReadsWork(path)) GTEST_SKIP() << "no O_DIRECT on " << path;
+  ASSERT_OK_AND_ASSIGN(std::shared_ptr<File> file, File::Open(path));
+  std::vector<uint8_t> page(4096);
+  for (uint64_t at = 0; at < contents.size(); at += page.size()) {
+    ASSERT_OK(file->ReadAt(at, absl::MakeSpan(page)));
+  }
+  EXPECT_EQ(DirectReads::Open(*file, DirectIo::kAuto), nullptr) << "every page is cached";
+
+  // Dropped whole (written back first: only clean pages drop), then the
+  // first half read again a page at a time, without readahead.
+  ASSERT_EQ(::fdatasync(file->fd()), 0);
+  ASSERT_EQ(::posix_fadvise(file->fd(), 0, 0, POSIX_FADV_DONTNEED), 0);
+  const auto in_cache = [&file](size_t from, size_t to) {
+    const std::vector<unsigned char> cached = CachedPages(*file);
+    EXPECT_EQ(cached.size(), 64u);
+    return std::count_if(cached.begin() + static_cast<long>(from),
+                         cached.begin() + static_cast<long>(to),
+                         [](unsigned char c) { return (c & 1u) != 0; });
+  };
+  if (in_cache(0, 64) != 0) GTEST_SKIP() << "this filesystem keeps dropped pages (tmpfs)";
+  {
+    std::unique_ptr<DirectReads> direct = DirectReads::Open(*file, DirectIo::kAuto);
+    ASSERT_NE(direct, nullptr);
+    EXPECT_TRUE(direct->Wants(0, contents.size()));
+  }
+  ASSERT_EQ(::posix_fadvise(file->fd(), 0, 0, POSIX_FADV_RANDOM), 0);
+  for (uint64_t at = 0; at < 32 * 4096; at += page.size()) {
+    ASSERT_OK(file->ReadAt(at, absl::MakeSpan(page)));
+  }
+  ASSERT_EQ(in_cache(0, 32), 32);
+  ASSERT_EQ(in_cache(32, 64), 0) << "read without readahead";
+
+  std::unique_ptr<DirectReads> direct = DirectReads::Open(*file, DirectIo::kAuto);
+  ASSERT_NE(direct, nullptr);
+  EXPECT_FALSE(direct->Wants(0, 32 * 4096));
+  EXPECT_TRUE(direct->Wants(32 * 4096, 32 * 4096));
+  // Pages 16-47 are sampled at 20, 28, 36, 44; pages 24-55 at 28, 36, 44, 52.
+  EXPECT_FALSE(direct->Wants(16 * 4096, 32 * 4096)) << "half cached: buffered";
+  EXPECT_TRUE(direct->Wants(24 * 4096, 32 * 4096)) << "a quarter cached";
+  EXPECT_FALSE(direct->Wants(31 * 4096, 4096));
+  EXPECT_TRUE(direct->Wants(32 * 4096, 1));
+  EXPECT_TRUE(direct->Wants(63 * 4096, 4096 + 999)) << "ranges past the end count what exists";
+}
+
+}  // namespace
+}  // namespace safetensors
