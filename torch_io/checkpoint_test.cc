@@ -205,6 +205,37 @@ TEST(CheckpointTest, AFailedSaveLeavesNoNewFileAndTheOldCheckpointIntact) {
   EXPECT_EQ(Files(dir), before);
 }
 
+// Large tensors, read directly or through the page cache: the same tensors;
+// and a shard cut short after opening fails either way with one status
+// naming the shard, the tensor and the offset.
+TEST(CheckpointTest, DirectReadsLoadLargeShardsAndReportTruncation) {
+  TensorDict large;
+  for (int i = 0; i < 3; ++i) {
+    large.insert(absl::StrCat("layers.", i, ".weight"), Range(int64_t{1} << 20).add(i));
+  }
+  for (DirectIo mode : {DirectIo::kAlways, DirectIo::kNever}) {
+    SCOPED_TRACE(static_cast<int>(mode));
+    const std::string dir = NewTempDir(absl::StrCat("direct", static_cast<int>(mode)));
+    ASSERT_OK(save_torch_state_dict(large, dir, Sharded(9 << 20)));  // 2 + 1 shards of 4 MiB
+    LoadOptions pread;
+    pread.backend = Backend::kPread;
+    pread.direct_io = mode;
+    pread.threads = 2;
+    ASSERT_OK_AND_ASSIGN(TensorDict loaded, load_checkpoint(dir, "cpu", pread));
+    ASSERT_EQ(loaded.size(), 3u);
+    for (const auto& item : large) EXPECT_TRUE(at::equal(loaded[item.key()], item.value()));
+
+    ASSERT_OK_AND_ASSIGN(CheckpointReader f, open_checkpoint(dir, "cpu", pread));
+    const std::string second = dir + "/model-00002-of-00002.safetensors";
+    ASSERT_EQ(::truncate(second.c_str(), static_cast<off_t>(fs::file_size(second) - 100)), 0);
+    absl::StatusOr<TensorDict> all = f.get_tensors();
+    EXPECT_THAT(all, HasErrorCode(ErrorCode::kIoError));
+    EXPECT_THAT(all.status().message(), HasSubstr("shard \"model-00002-of-00002.safetensors\""));
+    EXPECT_THAT(all.status().message(), HasSubstr("reading tensor \"layers.2.weight\""));
+    EXPECT_THAT(all.status().message(), HasSubstr("ended at byte"));
+  }
+}
+
 // A shard that shrinks after the checkpoint validated: the pread backend's
 // read fails once, cleanly, naming the shard, the tensor and the offset.
 TEST(CheckpointTest, AShardTruncatedAfterOpeningFailsTheLoadWithOneStatus) {

@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -11,6 +12,7 @@
 #include <ATen/ops/empty.h>
 #include <ATen/ops/from_blob.h>
 
+#include "io/direct_read.h"
 #include "io/parallel_read.h"
 #include "parser/error.h"
 #include "parser/status_macros.h"
@@ -31,11 +33,13 @@ constexpr size_t kHugePage = size_t{2} << 20;
 // Memory for a large tensor that a load is about to fill: a private anonymous
 // mapping whose start is 2 MiB-aligned and marked MADV_HUGEPAGE, so that
 // where the kernel allows transparent huge pages (madvise mode is common)
-// each 2 MiB of it costs one page fault instead of 512. Its length is the
-// tensor's rounded to a page, so the tail that fills no huge page takes
-// small pages and nothing is wasted. Null when mmap fails.
+// each 2 MiB of it costs one page fault instead of 512. Its length is
+// `bytes` rounded up to whole pages and direct-read blocks, so the tail
+// that fills no huge page takes small pages and nothing is wasted. Null when
+// mmap fails.
 void* MapHugePageAligned(size_t bytes, size_t* mapped) {
-  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  const size_t page =
+      std::max(static_cast<size_t>(::sysconf(_SC_PAGESIZE)), size_t{kDirectReadAlignment});
   *mapped = (bytes + page - 1) / page * page;
   const size_t reserve = *mapped + kHugePage;
   void* raw = ::mmap(nullptr, reserve, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -50,28 +54,58 @@ void* MapHugePageAligned(size_t bytes, size_t* mapped) {
   return memory;
 }
 
-}  // namespace
-
-absl::StatusOr<at::Tensor> AllocateTensor(const TensorInfo& t) {
-  SAFETENSORS_ASSIGN_OR_RETURN(TorchLayout layout, ToTorchLayout(t));
-  if (t.num_bytes() >= kHugePage && t.num_bytes() <= SIZE_MAX - 2 * kHugePage) {
-    size_t mapped = 0;
-    if (void* memory = MapHugePageAligned(static_cast<size_t>(t.num_bytes()), &mapped)) {
-      return CallTorch("allocating a tensor", [&] {
+// A tensor of `layout` whose data start `lead` bytes into a huge-page-aligned
+// mapping of at least lead + bytes; the mapping is unmapped with the last
+// tensor using it. Not OK (and nothing mapped) when mmap fails.
+absl::StatusOr<TensorToFill> MapTensor(const TorchLayout& layout, size_t bytes, size_t lead) {
+  size_t mapped = 0;
+  void* memory = MapHugePageAligned(lead + bytes, &mapped);
+  if (memory == nullptr) return MakeError(ErrorCode::kOutOfMemory, "cannot map memory");
+  const absl::Span<uint8_t> window(static_cast<uint8_t*>(memory), mapped);
+  SAFETENSORS_ASSIGN_OR_RETURN(
+      at::Tensor tensor, CallTorch("allocating a tensor", [&] {
         try {
           return at::from_blob(
-              memory, layout.sizes, [mapped](void* p) { ::munmap(p, mapped); },
+              window.data() + lead, layout.sizes,
+              [memory, mapped](void*) { ::munmap(memory, mapped); },
               at::TensorOptions().dtype(layout.type));
         } catch (...) {
           ::munmap(memory, mapped);
           throw;
         }
-      });
-    }
+      }));
+  return TensorToFill{std::move(tensor), window};
+}
+
+bool WorthAMapping(uint64_t bytes) {
+  return bytes >= kHugePage && bytes <= SIZE_MAX - 2 * kHugePage - kDirectReadAlignment;
+}
+
+}  // namespace
+
+absl::StatusOr<at::Tensor> AllocateTensor(const TensorInfo& t) {
+  SAFETENSORS_ASSIGN_OR_RETURN(TorchLayout layout, ToTorchLayout(t));
+  if (WorthAMapping(t.num_bytes())) {
+    absl::StatusOr<TensorToFill> mapped = MapTensor(layout, static_cast<size_t>(t.num_bytes()), 0);
+    if (mapped.ok()) return std::move(mapped->tensor);
   }
   return CallTorch("allocating a tensor", [&] {
     return at::empty(layout.sizes, at::TensorOptions().dtype(layout.type));
   });
+}
+
+absl::StatusOr<TensorToFill> AllocateTensorToFill(const TensorInfo& t, uint64_t file_offset,
+                                                  bool direct) {
+  SAFETENSORS_ASSIGN_OR_RETURN(TorchLayout layout, ToTorchLayout(t));
+  const size_t lead = static_cast<size_t>(file_offset % kDirectReadAlignment);
+  if (direct && WorthAMapping(t.num_bytes()) && lead % c10::elementSize(layout.type) == 0) {
+    absl::StatusOr<TensorToFill> mapped =
+        MapTensor(layout, static_cast<size_t>(t.num_bytes()), lead);
+    if (mapped.ok()) return mapped;
+  }
+  SAFETENSORS_ASSIGN_OR_RETURN(at::Tensor tensor, AllocateTensor(t));
+  const absl::Span<uint8_t> bytes = BytesOf(tensor);
+  return TensorToFill{std::move(tensor), bytes};
 }
 
 absl::StatusOr<at::Tensor> CopyToNewTensor(const TensorInfo& t,
@@ -81,7 +115,7 @@ absl::StatusOr<at::Tensor> CopyToNewTensor(const TensorInfo& t,
   return tensor;
 }
 
-absl::StatusOr<at::Tensor> MaterializeOnCpu(const OpenFile& f, const TensorInfo& t, bool read) {
+absl::StatusOr<at::Tensor> MaterializeOnCpu(const OpenFile& f, const TensorInfo& t) {
   if (f.mapping != nullptr) {
     // In range: ParseHeader checked that every tensor lies in the file.
     const absl::Span<uint8_t> bytes = f.mapping->bytes().subspan(f.FileOffset(t), t.num_bytes());
@@ -99,7 +133,7 @@ absl::StatusOr<at::Tensor> MaterializeOnCpu(const OpenFile& f, const TensorInfo&
     });
   }
   SAFETENSORS_ASSIGN_OR_RETURN(at::Tensor tensor, AllocateTensor(t));
-  if (read) SAFETENSORS_RETURN_IF_ERROR(f.file->ReadAt(f.FileOffset(t), BytesOf(tensor)));
+  SAFETENSORS_RETURN_IF_ERROR(f.file->ReadAt(f.FileOffset(t), BytesOf(tensor)));
   return tensor;
 }
 
@@ -115,25 +149,40 @@ absl::StatusOr<TensorDict> MaterializeAll(absl::Span<const FileToLoad> files) {
   ReadProgressTracker progress(files.empty() ? nullptr : files[0].file->options.progress,
                                bytes_total, tensors_total);
   std::vector<ReadPlan> plans(files.size());
+  std::vector<std::unique_ptr<DirectReads>> direct(files.size());
   std::vector<FileReadPlan> reads;
   TensorDict tensors;
   tensors.reserve(static_cast<size_t>(tensors_total));
   for (size_t n = 0; n < files.size(); ++n) {
     const OpenFile& f = *files[n].file;
-    const bool bulk_read = f.mapping == nullptr;
+    if (f.mapping == nullptr) {
+      direct[n] = DirectReads::Open(*f.file, f.options.direct_io);
+    }
     for (size_t i = 0; i < f.header->tensors().size(); ++i) {
       if (!f.selected[i]) continue;
       const TensorInfo& t = f.header->tensors()[i];
-      absl::StatusOr<at::Tensor> tensor = MaterializeOnCpu(f, t, /*read=*/!bulk_read);
-      if (!tensor.ok()) return AddContext(tensor.status(), files[n].context);
-      if (bulk_read) {
-        plans[n].Add(f.FileOffset(t), BytesOf(*tensor), t.name);
+      absl::Status status;
+      if (f.mapping == nullptr) {
+        absl::StatusOr<TensorToFill> fill =
+            AllocateTensorToFill(t, f.FileOffset(t), direct[n] != nullptr);
+        if (fill.ok()) {
+          plans[n].AddInWindow(f.FileOffset(t), BytesOf(fill->tensor), fill->window, t.name);
+          tensors.insert(std::string(t.name), std::move(fill->tensor));
+        }
+        status = fill.status();
       } else {
-        progress.Add(t.num_bytes(), 1);  // a view: there as soon as it exists
+        absl::StatusOr<at::Tensor> view = MaterializeOnCpu(f, t);
+        if (view.ok()) {
+          progress.Add(t.num_bytes(), 1);  // a view: there as soon as it exists
+          tensors.insert(std::string(t.name), *std::move(view));
+        }
+        status = view.status();
       }
-      tensors.insert(std::string(t.name), *std::move(tensor));
+      if (!status.ok()) return AddContext(status, files[n].context);
     }
-    if (bulk_read) reads.push_back(FileReadPlan{f.file.get(), &plans[n], files[n].context});
+    if (f.mapping == nullptr) {
+      reads.push_back(FileReadPlan{f.file.get(), &plans[n], files[n].context, direct[n].get()});
+    }
   }
   if (!reads.empty()) {
     SAFETENSORS_RETURN_IF_ERROR(ReadInParallel(

@@ -29,16 +29,28 @@ absl::Span<uint8_t> BytesOf(const at::Tensor& tensor);
 // Errors: kUnsupportedDtype, kInvalidTensor (dtype_map.h), kOutOfMemory.
 absl::StatusOr<at::Tensor> AllocateTensor(const TensorInfo& t);
 
+// A new tensor for a bulk read, and the memory that read may overwrite
+// around it (ReadPlan::AddInWindow). With `direct` and from 2 MiB on, the
+// tensor's data sit at the place of `file_offset` modulo
+// kDirectReadAlignment in a window of whole blocks (a mapping of its own, as
+// AllocateTensor's), so that direct reads can fill it, unless that place
+// breaks its dtype's alignment; otherwise it is AllocateTensor's and the
+// window is its bytes. Errors: as AllocateTensor.
+struct TensorToFill {
+  at::Tensor tensor;
+  absl::Span<uint8_t> window;
+};
+absl::StatusOr<TensorToFill> AllocateTensorToFill(const TensorInfo& t, uint64_t file_offset,
+                                                  bool direct);
+
 // A CPU tensor that owns a copy of `bytes`, which must be t.num_bytes() long.
 // Errors: as AllocateTensor.
 absl::StatusOr<at::Tensor> CopyToNewTensor(const TensorInfo& t, absl::Span<const uint8_t> bytes);
 
 // The whole tensor `t` of `f` as a CPU tensor: a view of the mapping when it
-// is aligned for its dtype, else a copy; or, for pread, filled by reads
-// (skipped when `read` is false, for callers that read in bulk).
+// is aligned for its dtype, else a copy; or, for pread, filled by a read.
 // Errors: as AllocateTensor, and kIoError.
-absl::StatusOr<at::Tensor> MaterializeOnCpu(const OpenFile& f, const TensorInfo& t,
-                                            bool read = true);
+absl::StatusOr<at::Tensor> MaterializeOnCpu(const OpenFile& f, const TensorInfo& t);
 
 // A file of a whole load, and what prefixes its errors (a shard's name).
 struct FileToLoad {
