@@ -45,6 +45,9 @@ Contenders, each doing exactly this:
                      issue's limit) or not (the reads fault it in, as any
                      load into new tensors must)
   ours pread         load_checkpoint(path), pread backend: owned tensors
+                     (direct_io kAuto: O_DIRECT reads for what is not cached)
+  ours pread, buffered  the same with direct_io kNever: every read through
+                     the page cache (cold only: warm, kAuto reads buffered)
   ours mmap+read     load_checkpoint(path), mmap backend, then every tensor
                      summed so every byte is read
   ours model         load_torch_model into a module of zeroed buffers; (a)
@@ -249,6 +252,10 @@ def report(key, path, torch_file, repeats, warnings):
         owned, model = "fresh", "faulted"  # new tensors vs a model's, built before
         runs.append(("ours pread", state, owned,
                      lambda: load_bench("load", "pread", 0, 0, path)["seconds"], path))
+        if state == "cold":
+            runs.append(("ours pread, buffered", state, owned,
+                         lambda: load_bench("load", "pread-buffered", 0, 0, path)["seconds"],
+                         path))
         runs.append(("ours mmap+read", state, owned,
                      lambda: load_bench("load", "mmap", 1, 0, path)["seconds"], path))
         runs.append(("ours model", state, model, lambda: with_peak(

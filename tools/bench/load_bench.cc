@@ -32,9 +32,11 @@
 //       written before the clock starts (no page faults: the limit of a load
 //       into a built model). FRESH=1: it is not, so the reads fault it in,
 //       as every load into new (owned) tensors must
-//   load_bench load mmap|pread TOUCH THREADS PATH
+//   load_bench load mmap|pread|pread-buffered TOUCH THREADS PATH
 //       ours: load_checkpoint(PATH) (a single file is a checkpoint of one);
-//       TOUCH=1 also sums every tensor, so every mapped byte is read
+//       pread with the default direct_io (kAuto: O_DIRECT for what is not
+//       cached), pread-buffered with kNever (every read through the page
+//       cache); TOUCH=1 also sums every tensor, so every mapped byte is read
 //   load_bench model same|bf16 THREADS PATH
 //       ours: load_torch_model into a module of buffers shaped like PATH's
 //       tensors (of their dtype, or BF16 so that every tensor converts
@@ -272,8 +274,13 @@ int main(int argc, char** argv) {
     PrintTime(seconds, total);
   } else if (command == "load" && argc == 6) {
     safetensors::LoadOptions options;
-    options.backend = std::string(argv[2]) == "pread" ? safetensors::Backend::kPread
-                                                       : safetensors::Backend::kMmap;
+    const std::string backend = argv[2];
+    if (backend != "mmap" && backend != "pread" && backend != "pread-buffered") {
+      Die("mmap, pread or pread-buffered");
+    }
+    options.backend =
+        backend == "mmap" ? safetensors::Backend::kMmap : safetensors::Backend::kPread;
+    if (backend == "pread-buffered") options.direct_io = safetensors::DirectIo::kNever;
     const bool touch = Count(argv[3]) != 0;
     options.threads = Count(argv[4]);
     uint64_t bytes = 0;

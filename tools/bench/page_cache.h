@@ -6,45 +6,29 @@
 #define SAFETENSORS_TOOLS_BENCH_PAGE_CACHE_H_
 
 #include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "io/direct_read.h"
+#include "io/file.h"
 
 namespace safetensors {
 namespace bench {
 
-// The fraction of `path`'s pages in the page cache (mincore of a mapping),
-// or -1 when it cannot be told.
+// The fraction of `path`'s pages in the page cache (io's CachedPages), or -1
+// when it cannot be told.
 inline double ResidentFraction(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) return -1;
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  if (st.st_size == 0) {
-    ::close(fd);
-    return 0;
-  }
-  const size_t size = static_cast<size_t>(st.st_size);
-  void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
-  ::close(fd);
-  if (map == MAP_FAILED) return -1;
-  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
-  std::vector<unsigned char> resident((size + page - 1) / page);
-  double fraction = -1;
-  if (::mincore(map, size, resident.data()) == 0) {
-    size_t in = 0;
-    for (unsigned char r : resident) in += r & 1;
-    fraction = static_cast<double>(in) / static_cast<double>(resident.size());
-  }
-  ::munmap(map, size);
-  return fraction;
+  const absl::StatusOr<std::shared_ptr<File>> file = File::Open(path);
+  if (!file.ok()) return -1;
+  if ((*file)->size() == 0) return 0;
+  const std::vector<unsigned char> cached = CachedPages(**file);
+  if (cached.empty()) return -1;
+  size_t in = 0;
+  for (unsigned char c : cached) in += (c & 1u) != 0 ? 1 : 0;
+  return static_cast<double>(in) / static_cast<double>(cached.size());
 }
 
 // Asks the kernel to drop `path` from the page cache (after flushing it);
