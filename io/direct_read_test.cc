@@ -12,31 +12,18 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "parser/status_matchers.h"
+#include "io/test_util.h"
 #include "testdata/test_files.h"
 
 namespace safetensors {
 namespace {
 
+using ::safetensors::testing::AlignedBuffer;
 using ::safetensors::testing::HasErrorCode;
+using ::safetensors::testing::PatternedBytes;
 using ::safetensors::testing::WriteTempFile;
 using ::testing::HasSubstr;
 
-std::string Contents(size_t size) {
-  std::string contents(size, '\0');
-  for (size_t i = 0; i < size; ++i) contents[i] = static_cast<char>((i * 13 + i / 4093) & 0xFF);
-  return contents;
-}
-
-// Memory aligned for direct reads.
-struct AlignedBuffer {
-  explicit AlignedBuffer(size_t size)
-      : bytes(static_cast<uint8_t*>(std::aligned_alloc(kDirectReadAlignment, size)), &std::free),
-        span(bytes.get(), size) {
-    std::fill(span.begin(), span.end(), uint8_t{0xEE});
-  }
-  std::unique_ptr<uint8_t, decltype(&std::free)> bytes;
-  absl::Span<uint8_t> span;
-};
 
 std::string AsString(absl::Span<const uint8_t> bytes) {
   return std::string(bytes.begin(), bytes.end());
@@ -52,12 +39,12 @@ bool DirectReadsWork(const std::string& path) {
 
 TEST(DirectReadsTest, NeverMeansNone) {
   ASSERT_OK_AND_ASSIGN(std::shared_ptr<File> file,
-                       File::Open(WriteTempFile("never", Contents(3 * 4096))));
+                       File::Open(WriteTempFile("never", PatternedBytes(3 * 4096))));
   EXPECT_EQ(DirectReads::Open(*file, DirectIo::kNever), nullptr);
 }
 
 TEST(DirectReadsTest, ReadsWholeBlocksAndTheLastOnePastTheEnd) {
-  const std::string contents = Contents(5 * 4096 + 123);
+  const std::string contents = PatternedBytes(5 * 4096 + 123);
   const std::string path = WriteTempFile("blocks", contents);
   if (!DirectReadsWork(path)) GTEST_SKIP() << "no O_DIRECT on " << path;
   ASSERT_OK_AND_ASSIGN(std::shared_ptr<File> file, File::Open(path));
@@ -78,7 +65,7 @@ TEST(DirectReadsTest, ReadsWholeBlocksAndTheLastOnePastTheEnd) {
 }
 
 TEST(DirectReadsTest, AFileEndingBeforeTheNeededBytesFails) {
-  const std::string path = WriteTempFile("short_direct", Contents(4096 + 10));
+  const std::string path = WriteTempFile("short_direct", PatternedBytes(4096 + 10));
   if (!DirectReadsWork(path)) GTEST_SKIP() << "no O_DIRECT on " << path;
   ASSERT_OK_AND_ASSIGN(std::shared_ptr<File> file, File::Open(path));
   std::unique_ptr<DirectReads> direct = DirectReads::Open(*file, DirectIo::kAlways);
@@ -93,7 +80,7 @@ TEST(DirectReadsTest, AFileEndingBeforeTheNeededBytesFails) {
 // reads nothing and turns direct reads off, so the caller's buffered reads
 // take over; if this filesystem takes it anyway, the bytes must be right.
 TEST(DirectReadsTest, ARefusedReadTurnsDirectReadsOff) {
-  const std::string contents = Contents(4 * 4096);
+  const std::string contents = PatternedBytes(4 * 4096);
   const std::string path = WriteTempFile("refused", contents);
   if (!DirectReadsWork(path)) GTEST_SKIP() << "no O_DIRECT on " << path;
   ASSERT_OK_AND_ASSIGN(std::shared_ptr<File> file, File::Open(path));
@@ -115,7 +102,7 @@ TEST(DirectReadsTest, ARefusedReadTurnsDirectReadsOff) {
 // file just read whole; of one dropped from the cache and then read in part,
 // the ranges whose sampled pages were mostly not read.
 TEST(DirectReadsTest, AutoFollowsThePageCache) {
-  const std::string contents = Contents(64 * 4096);
+  const std::string contents = PatternedBytes(64 * 4096);
   const std::string path = WriteTempFile("auto", contents);
   if (!DirectReadsWork(path)) GTEST_SKIP() << "no O_DIRECT on " << path;
   ASSERT_OK_AND_ASSIGN(std::shared_ptr<File> file, File::Open(path));

@@ -10,20 +10,18 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "parser/status_matchers.h"
+#include "io/test_util.h"
 #include "testdata/test_files.h"
 
 namespace safetensors {
 namespace {
 
+using ::safetensors::testing::AlignedBuffer;
 using ::safetensors::testing::HasErrorCode;
+using ::safetensors::testing::PatternedBytes;
 using ::safetensors::testing::WriteTempFile;
 using ::testing::HasSubstr;
 
-std::string Contents(size_t size) {
-  std::string contents(size, '\0');
-  for (size_t i = 0; i < size; ++i) contents[i] = static_cast<char>((i * 7 + i / 251) & 0xFF);
-  return contents;
-}
 
 TEST(ReadPlanTest, CoalescesAdjacentBuffersAndSplitsLargeOnes) {
   std::vector<uint8_t> memory(100);
@@ -53,15 +51,6 @@ TEST(ReadPlanTest, CoalescesAdjacentBuffersAndSplitsLargeOnes) {
   EXPECT_EQ(reads[4].offset, 70u);
   EXPECT_EQ(plan.bytes(), 4u * 4 + 40 + 5);
 }
-
-// Memory aligned for direct reads, for windows.
-struct AlignedBuffer {
-  explicit AlignedBuffer(size_t size)
-      : bytes(static_cast<uint8_t*>(std::aligned_alloc(kDirectReadAlignment, size)), &std::free),
-        span(bytes.get(), size) {}
-  std::unique_ptr<uint8_t, decltype(&std::free)> bytes;
-  absl::Span<uint8_t> span;
-};
 
 TEST(ReadPlanTest, ABufferInAnAlignedWindowGetsReadsOfItsOwnWithDirectForms) {
   AlignedBuffer window(3 * 4096);
@@ -122,7 +111,7 @@ void ExpectMonotonicAndComplete(const std::vector<ReadProgress>& reports, uint64
 // exactly what a naive per-buffer read would, every read within the limits.
 TEST(ReadPlanTest, AgreesWithANaiveLoaderOnRandomLayouts) {
   std::mt19937 random(2026);
-  const std::string contents = Contents(1 << 16);
+  const std::string contents = PatternedBytes(1 << 16);
   ASSERT_OK_AND_ASSIGN(std::shared_ptr<File> file, File::Open(WriteTempFile("plan", contents)));
   // Direct reads wherever a read has a direct form, if this filesystem has
   // them (else the windows' reads are buffered ones).
@@ -193,7 +182,7 @@ TEST(ReadPlanTest, AgreesWithANaiveLoaderOnRandomLayouts) {
 // A tensor split over several reads is done when its last piece is, not
 // before: with one thread, reads complete in order, so the count is exact.
 TEST(ReadPlanTest, ATensorIsDoneWhenItsLastPieceIsRead) {
-  const std::string contents = Contents(100);
+  const std::string contents = PatternedBytes(100);
   ASSERT_OK_AND_ASSIGN(std::shared_ptr<File> file, File::Open(WriteTempFile("pieces", contents)));
   std::vector<uint8_t> big(40), small(4), empty;
   ReadPlan plan(/*max_read_bytes=*/16);
@@ -216,7 +205,7 @@ TEST(ReadPlanTest, ATensorIsDoneWhenItsLastPieceIsRead) {
 // Several files' plans run as one: every buffer filled from its own file,
 // progress over all of them, and a failure in any file is the one status.
 TEST(ReadPlanTest, SeveralFilesReadTogether) {
-  const std::string a = Contents(5000), b = Contents(7000).substr(1000);
+  const std::string a = PatternedBytes(5000), b = PatternedBytes(7000).substr(1000);
   ASSERT_OK_AND_ASSIGN(std::shared_ptr<File> fa, File::Open(WriteTempFile("a", a)));
   ASSERT_OK_AND_ASSIGN(std::shared_ptr<File> fb, File::Open(WriteTempFile("b", b)));
   for (int threads : {1, 2, 3}) {
@@ -246,7 +235,7 @@ TEST(ReadPlanTest, SeveralFilesReadTogether) {
 // A direct read that finds the file shorter than the header said fails the
 // whole read as a buffered one does, naming the tensor.
 TEST(ReadPlanTest, AShortFileFailsADirectReadNamingTheTensor) {
-  const std::string contents = Contents(3 * 4096);
+  const std::string contents = PatternedBytes(3 * 4096);
   ASSERT_OK_AND_ASSIGN(std::shared_ptr<File> file,
                        File::Open(WriteTempFile("short_direct", contents)));
   const std::unique_ptr<DirectReads> direct = DirectReads::Open(*file, DirectIo::kAlways);

@@ -205,6 +205,21 @@ TEST(CheckpointTest, AFailedSaveLeavesNoNewFileAndTheOldCheckpointIntact) {
   EXPECT_EQ(Files(dir), before);
 }
 
+// Opens the two-shard checkpoint in `dir`, cuts 100 bytes off its second
+// shard, and expects the whole load to fail once, naming the shard, its last
+// tensor and the offset, while the first shard still reads.
+void ExpectATruncatedSecondShardFailsTheLoad(const std::string& dir, const LoadOptions& options) {
+  ASSERT_OK_AND_ASSIGN(CheckpointReader f, open_checkpoint(dir, "cpu", options));
+  const std::string second = dir + "/model-00002-of-00002.safetensors";
+  ASSERT_EQ(::truncate(second.c_str(), static_cast<off_t>(fs::file_size(second) - 100)), 0);
+  absl::StatusOr<TensorDict> all = f.get_tensors();
+  EXPECT_THAT(all, HasErrorCode(ErrorCode::kIoError));
+  EXPECT_THAT(all.status().message(), HasSubstr("shard \"model-00002-of-00002.safetensors\""));
+  EXPECT_THAT(all.status().message(), HasSubstr("reading tensor \"layers.2.weight\""));
+  EXPECT_THAT(all.status().message(), HasSubstr("ended at byte"));
+  EXPECT_OK(f.get_tensor("layers.0.weight"));
+}
+
 // Large tensors, read directly or through the page cache: the same tensors;
 // and a shard cut short after opening fails either way with one status
 // naming the shard, the tensor and the offset.
@@ -225,14 +240,7 @@ TEST(CheckpointTest, DirectReadsLoadLargeShardsAndReportTruncation) {
     ASSERT_EQ(loaded.size(), 3u);
     for (const auto& item : large) EXPECT_TRUE(at::equal(loaded[item.key()], item.value()));
 
-    ASSERT_OK_AND_ASSIGN(CheckpointReader f, open_checkpoint(dir, "cpu", pread));
-    const std::string second = dir + "/model-00002-of-00002.safetensors";
-    ASSERT_EQ(::truncate(second.c_str(), static_cast<off_t>(fs::file_size(second) - 100)), 0);
-    absl::StatusOr<TensorDict> all = f.get_tensors();
-    EXPECT_THAT(all, HasErrorCode(ErrorCode::kIoError));
-    EXPECT_THAT(all.status().message(), HasSubstr("shard \"model-00002-of-00002.safetensors\""));
-    EXPECT_THAT(all.status().message(), HasSubstr("reading tensor \"layers.2.weight\""));
-    EXPECT_THAT(all.status().message(), HasSubstr("ended at byte"));
+    ExpectATruncatedSecondShardFailsTheLoad(dir, pread);
   }
 }
 
@@ -244,16 +252,7 @@ TEST(CheckpointTest, AShardTruncatedAfterOpeningFailsTheLoadWithOneStatus) {
   LoadOptions pread;
   pread.backend = Backend::kPread;
   pread.threads = 2;
-  ASSERT_OK_AND_ASSIGN(CheckpointReader f, open_checkpoint(dir, "cpu", pread));
-  const std::string second = dir + "/model-00002-of-00002.safetensors";
-  ASSERT_EQ(::truncate(second.c_str(), static_cast<off_t>(fs::file_size(second) - 100)), 0);
-  absl::StatusOr<TensorDict> all = f.get_tensors();
-  EXPECT_THAT(all, HasErrorCode(ErrorCode::kIoError));
-  EXPECT_THAT(all.status().message(), HasSubstr("shard \"model-00002-of-00002.safetensors\""));
-  EXPECT_THAT(all.status().message(), HasSubstr("reading tensor \"layers.2.weight\""));
-  EXPECT_THAT(all.status().message(), HasSubstr("ended at byte"));
-  // The first shard still reads.
-  EXPECT_OK(f.get_tensor("layers.0.weight"));
+  ExpectATruncatedSecondShardFailsTheLoad(dir, pread);
 }
 
 // A shard that shrinks while a model loads (its first progress report, made
