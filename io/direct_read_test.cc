@@ -1,40 +1,31 @@
 #include "io/direct_read.h"
 
 #include <fcntl.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "parser/status_matchers.h"
 #include "io/test_util.h"
+#include "parser/status_matchers.h"
 #include "testdata/test_files.h"
 
 namespace safetensors {
 namespace {
 
 using ::safetensors::testing::AlignedBuffer;
+using ::safetensors::testing::DropFromPageCache;
 using ::safetensors::testing::HasErrorCode;
+using ::safetensors::testing::OpensForDirectReads;
 using ::safetensors::testing::PatternedBytes;
 using ::safetensors::testing::WriteTempFile;
 using ::testing::HasSubstr;
 
-
 std::string AsString(absl::Span<const uint8_t> bytes) {
   return std::string(bytes.begin(), bytes.end());
-}
-
-// The test's temporary directory may be on a filesystem without O_DIRECT
-// (tmpfs before Linux 6.6): then there is nothing to test here.
-bool DirectReadsWork(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECT);
-  if (fd >= 0) ::close(fd);
-  return fd >= 0;
 }
 
 TEST(DirectReadsTest, NeverMeansNone) {
@@ -46,7 +37,7 @@ TEST(DirectReadsTest, NeverMeansNone) {
 TEST(DirectReadsTest, ReadsWholeBlocksAndTheLastOnePastTheEnd) {
   const std::string contents = PatternedBytes(5 * 4096 + 123);
   const std::string path = WriteTempFile("blocks", contents);
-  if (!DirectReadsWork(path)) GTEST_SKIP() << "no O_DIRECT on " << path;
+  if (!OpensForDirectReads(path)) GTEST_SKIP() << "no O_DIRECT on " << path;
   ASSERT_OK_AND_ASSIGN(std::shared_ptr<File> file, File::Open(path));
   std::unique_ptr<DirectReads> direct = DirectReads::Open(*file, DirectIo::kAlways);
   ASSERT_NE(direct, nullptr);
@@ -66,7 +57,7 @@ TEST(DirectReadsTest, ReadsWholeBlocksAndTheLastOnePastTheEnd) {
 
 TEST(DirectReadsTest, AFileEndingBeforeTheNeededBytesFails) {
   const std::string path = WriteTempFile("short_direct", PatternedBytes(4096 + 10));
-  if (!DirectReadsWork(path)) GTEST_SKIP() << "no O_DIRECT on " << path;
+  if (!OpensForDirectReads(path)) GTEST_SKIP() << "no O_DIRECT on " << path;
   ASSERT_OK_AND_ASSIGN(std::shared_ptr<File> file, File::Open(path));
   std::unique_ptr<DirectReads> direct = DirectReads::Open(*file, DirectIo::kAlways);
   ASSERT_NE(direct, nullptr);
@@ -82,7 +73,7 @@ TEST(DirectReadsTest, AFileEndingBeforeTheNeededBytesFails) {
 TEST(DirectReadsTest, ARefusedReadTurnsDirectReadsOff) {
   const std::string contents = PatternedBytes(4 * 4096);
   const std::string path = WriteTempFile("refused", contents);
-  if (!DirectReadsWork(path)) GTEST_SKIP() << "no O_DIRECT on " << path;
+  if (!OpensForDirectReads(path)) GTEST_SKIP() << "no O_DIRECT on " << path;
   ASSERT_OK_AND_ASSIGN(std::shared_ptr<File> file, File::Open(path));
   std::unique_ptr<DirectReads> direct = DirectReads::Open(*file, DirectIo::kAlways);
   ASSERT_NE(direct, nullptr);
@@ -104,7 +95,7 @@ TEST(DirectReadsTest, ARefusedReadTurnsDirectReadsOff) {
 TEST(DirectReadsTest, AutoFollowsThePageCache) {
   const std::string contents = PatternedBytes(64 * 4096);
   const std::string path = WriteTempFile("auto", contents);
-  if (!DirectReadsWork(path)) GTEST_SKIP() << "no O_DIRECT on " << path;
+  if (!OpensForDirectReads(path)) GTEST_SKIP() << "no O_DIRECT on " << path;
   ASSERT_OK_AND_ASSIGN(std::shared_ptr<File> file, File::Open(path));
   std::vector<uint8_t> page(4096);
   for (uint64_t at = 0; at < contents.size(); at += page.size()) {
@@ -114,8 +105,7 @@ TEST(DirectReadsTest, AutoFollowsThePageCache) {
 
   // Dropped whole (written back first: only clean pages drop), then the
   // first half read again a page at a time, without readahead.
-  ASSERT_EQ(::fdatasync(file->fd()), 0);
-  ASSERT_EQ(::posix_fadvise(file->fd(), 0, 0, POSIX_FADV_DONTNEED), 0);
+  ASSERT_TRUE(DropFromPageCache(file->fd()));
   const auto in_cache = [&file](size_t from, size_t to) {
     const std::vector<unsigned char> cached = CachedPages(*file);
     EXPECT_EQ(cached.size(), 64u);

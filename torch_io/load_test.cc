@@ -17,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "io/direct_read.h"
 #include "io/file.h"
+#include "io/test_util.h"
 #include "parser/error.h"
 #include "parser/status_matchers.h"
 #include "testdata/golden_manifest.h"
@@ -28,9 +29,12 @@
 namespace safetensors {
 namespace {
 
+using ::safetensors::testing::DropFromPageCache;
 using ::safetensors::testing::GoldenFile;
 using ::safetensors::testing::GoldenTensor;
 using ::safetensors::testing::HasErrorCode;
+using ::safetensors::testing::OpensForDirectReads;
+using ::safetensors::testing::PatternedBytes;
 using ::safetensors::testing::PythonDtypeName;
 using ::safetensors::testing::ReadGoldenManifest;
 using ::safetensors::testing::ReadTestFile;
@@ -241,12 +245,6 @@ struct LayoutTensor {
   uint64_t file_offset = 0;  // filled in by WriteLayoutFile
 };
 
-std::string Pattern(size_t size) {
-  std::string bytes(size, '\0');
-  for (size_t i = 0; i < size; ++i) bytes[i] = static_cast<char>((i * 31 + i / 4099) & 0xFF);
-  return bytes;
-}
-
 // Writes the tensors in order with a header of `header_bytes` (padded with
 // spaces); returns the file's contents.
 std::string WriteLayoutFile(const std::string& path, std::vector<LayoutTensor>& tensors,
@@ -273,17 +271,9 @@ std::string WriteLayoutFile(const std::string& path, std::vector<LayoutTensor>& 
     t.file_offset = offset;
     offset += t.elements * t.element_size;
   }
-  file += Pattern(static_cast<size_t>(at));
+  file += PatternedBytes(static_cast<size_t>(at));
   std::ofstream(path, std::ios::binary) << file;
   return file;
-}
-
-// Whether this filesystem opens `path` for direct reads (tmpfs before
-// Linux 6.6 does not).
-bool OpensForDirectReads(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECT);
-  if (fd >= 0) ::close(fd);
-  return fd >= 0;
 }
 
 bool HoldsItsFileBytes(const at::Tensor& tensor, const std::string& file, uint64_t offset) {
@@ -348,8 +338,7 @@ TEST(LoadTest, AutoReadsAnUncachedFileDirectly) {
   {
     const int fd = ::open(path.c_str(), O_RDONLY);
     ASSERT_GE(fd, 0);
-    ASSERT_EQ(::fdatasync(fd), 0);
-    ASSERT_EQ(::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+    ASSERT_TRUE(DropFromPageCache(fd));
     ::close(fd);
   }
   ASSERT_OK_AND_ASSIGN(std::shared_ptr<File> opened, File::Open(path));
