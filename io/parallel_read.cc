@@ -102,9 +102,10 @@ int ThreadsForRead(int requested, uint64_t bytes) {
   if (requested > 0) return requested;
   if (bytes < kParallelReadThreshold) return 1;
   // Four whatever the cores: from a cold page cache, reads in flight matter
-  // more than cores (a 1 GiB load_model on 2 cores: 0.38-0.50 s with 4
-  // threads, 0.50-0.88 s with 2); from a warm one, 4 threads on 2 cores
-  // copied as fast as 2 (tools/bench/load_bench, interleaved runs).
+  // more than cores (a 1 GiB owned load on 2 cores, 2 MiB reads, direct:
+  // 0.312 s with 4 threads, 0.322 s with 2, medians of 8 interleaved); from
+  // a warm one, 4 threads on 2 cores copied as fast as 2 (0.069 s, 0.070 s)
+  // (tools/bench/load_bench load pread).
   return 4;
 }
 
