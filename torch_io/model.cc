@@ -53,6 +53,7 @@ absl::StatusOr<std::map<std::string, std::vector<std::string>>> RemoveDuplicateN
     const TensorDict& state, const std::set<std::string>& preferred_names,
     const std::set<std::string>& discard_names) {
   std::map<std::string, std::vector<std::string>> to_remove;
+  if (EachTensorOwnsItsStorage(state)) return to_remove;
   for (const std::vector<std::string>& shared : FindSharedTensors(state)) {
     // Nearly every group is one tensor that covers its storage: nothing to do.
     if (shared.size() == 1 && CoversWholeStorage(state[shared[0]])) continue;

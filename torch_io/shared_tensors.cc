@@ -19,17 +19,20 @@ uintptr_t EndAddress(const at::Tensor& t) {
   return start + static_cast<uintptr_t>(last + 1) * static_cast<uintptr_t>(t.element_size());
 }
 
-}  // namespace
+// A tensor's place in memory: its storage (as the reference keys storages:
+// device, storage pointer, storage bytes), its byte range, and whether it
+// covers that storage whole.
+struct Area {
+  std::tuple<int, int, uintptr_t, size_t> storage;
+  uintptr_t start;
+  uintptr_t stop;
+  bool whole_storage;
+  const std::string* name;
+};
 
-std::vector<std::vector<std::string>> FindSharedTensors(const TensorDict& tensors) {
-  // One entry per tensor, sorted by storage (as the reference keys them:
-  // device, storage pointer, storage bytes), then by byte range and name.
-  struct Area {
-    std::tuple<int, int, uintptr_t, size_t> storage;
-    uintptr_t start;
-    uintptr_t stop;
-    const std::string* name;
-  };
+// One area per tensor that has memory (undefined, meta and empty-storage
+// tensors share none), in `tensors`' order.
+std::vector<Area> AreasOf(const TensorDict& tensors) {
   std::vector<Area> areas;
   areas.reserve(tensors.size());
   for (const auto& item : tensors) {
@@ -41,8 +44,17 @@ std::vector<std::vector<std::string>> FindSharedTensors(const TensorDict& tensor
     areas.push_back(Area{{static_cast<int>(t.device().type()), t.device().index(), storage, bytes},
                          reinterpret_cast<uintptr_t>(t.data_ptr()),
                          EndAddress(t),
+                         CoversWholeStorage(t),
                          &item.key()});
   }
+  return areas;
+}
+
+}  // namespace
+
+std::vector<std::vector<std::string>> FindSharedTensors(const TensorDict& tensors) {
+  // Sorted by storage, then by byte range and name.
+  std::vector<Area> areas = AreasOf(tensors);
   std::sort(areas.begin(), areas.end(), [](const Area& a, const Area& b) {
     return std::tie(a.storage, a.start, a.stop, *a.name) <
            std::tie(b.storage, b.start, b.stop, *b.name);
@@ -66,6 +78,18 @@ std::vector<std::vector<std::string>> FindSharedTensors(const TensorDict& tensor
 bool CoversWholeStorage(const at::Tensor& t) {
   return t.data_ptr() == t.storage().data() &&
          t.nbytes() == t.storage().nbytes();
+}
+
+bool EachTensorOwnsItsStorage(const TensorDict& tensors) {
+  std::vector<Area> areas = AreasOf(tensors);
+  for (const Area& area : areas) {
+    if (!area.whole_storage) return false;
+  }
+  std::sort(areas.begin(), areas.end(),
+            [](const Area& a, const Area& b) { return a.storage < b.storage; });
+  return std::adjacent_find(areas.begin(), areas.end(), [](const Area& a, const Area& b) {
+           return a.storage == b.storage;
+         }) == areas.end();
 }
 
 }  // namespace internal

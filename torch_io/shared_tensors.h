@@ -22,6 +22,12 @@ std::vector<std::vector<std::string>> FindSharedTensors(const TensorDict& tensor
 // Whether `tensor` covers its whole storage.
 bool CoversWholeStorage(const at::Tensor& tensor);
 
+// Whether every tensor of `tensors` with memory covers its whole storage and
+// no two share one: FindSharedTensors would give only groups of one, each
+// covering its storage, so there is nothing to deduplicate or refuse. The
+// common case for a model's state dict, answered without copying a name.
+bool EachTensorOwnsItsStorage(const TensorDict& tensors);
+
 }  // namespace internal
 }  // namespace safetensors
 
