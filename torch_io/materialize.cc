@@ -81,10 +81,8 @@ bool WorthAMapping(uint64_t bytes) {
   return bytes >= kHugePage && bytes <= SIZE_MAX - 2 * kHugePage - kDirectReadAlignment;
 }
 
-}  // namespace
-
-absl::StatusOr<at::Tensor> AllocateTensor(const TensorInfo& t) {
-  SAFETENSORS_ASSIGN_OR_RETURN(TorchLayout layout, ToTorchLayout(t));
+// AllocateTensor's work, for a layout already made from `t`.
+absl::StatusOr<at::Tensor> AllocateWithLayout(const TensorInfo& t, const TorchLayout& layout) {
   if (WorthAMapping(t.num_bytes())) {
     absl::StatusOr<TensorToFill> mapped = MapTensor(layout, static_cast<size_t>(t.num_bytes()), 0);
     if (mapped.ok()) return std::move(mapped->tensor);
@@ -92,6 +90,13 @@ absl::StatusOr<at::Tensor> AllocateTensor(const TensorInfo& t) {
   return CallTorch("allocating a tensor", [&] {
     return at::empty(layout.sizes, at::TensorOptions().dtype(layout.type));
   });
+}
+
+}  // namespace
+
+absl::StatusOr<at::Tensor> AllocateTensor(const TensorInfo& t) {
+  SAFETENSORS_ASSIGN_OR_RETURN(TorchLayout layout, ToTorchLayout(t));
+  return AllocateWithLayout(t, layout);
 }
 
 absl::StatusOr<TensorToFill> AllocateTensorToFill(const TensorInfo& t, uint64_t file_offset,
@@ -103,7 +108,7 @@ absl::StatusOr<TensorToFill> AllocateTensorToFill(const TensorInfo& t, uint64_t 
         MapTensor(layout, static_cast<size_t>(t.num_bytes()), lead);
     if (mapped.ok()) return mapped;
   }
-  SAFETENSORS_ASSIGN_OR_RETURN(at::Tensor tensor, AllocateTensor(t));
+  SAFETENSORS_ASSIGN_OR_RETURN(at::Tensor tensor, AllocateWithLayout(t, layout));
   const absl::Span<uint8_t> bytes = BytesOf(tensor);
   return TensorToFill{std::move(tensor), bytes};
 }
