@@ -1,7 +1,6 @@
 #include "io/parallel_read.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <memory>
 #include <random>
 #include <string>
@@ -21,7 +20,6 @@ using ::safetensors::testing::HasErrorCode;
 using ::safetensors::testing::PatternedBytes;
 using ::safetensors::testing::WriteTempFile;
 using ::testing::HasSubstr;
-
 
 TEST(ReadPlanTest, CoalescesAdjacentBuffersAndSplitsLargeOnes) {
   std::vector<uint8_t> memory(100);
