@@ -60,7 +60,7 @@ def safetensors_cpp_dependencies():
             debian_package = "libgtest-dev libgmock-dev",
         )
     if "openssl" not in existing:
-        # Tests only: SHA-256 of golden tensors' bytes.
+        # libcrypto: io/file_hash (safetensors verify) and golden tensors in tests.
         system_library_repository(
             name = "openssl",
             libraries = {":crypto": "libcrypto"},

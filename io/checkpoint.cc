@@ -35,9 +35,13 @@ std::string BaseName(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-bool IsRegularFile(const std::string& path) {
+// Whether `path` names something other than a directory. A FIFO, a socket,
+// a dangling symlink or a symlink loop counts: File::Open then refuses it
+// saying what it is, rather than resolution passing it over in silence.
+bool IsFileLike(const std::string& path) {
   struct stat st;
-  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+  if (::lstat(path.c_str(), &st) != 0) return false;
+  return !(::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode));
 }
 
 // The *.safetensors files in `dir`, sorted. Errors: kIoError.
@@ -47,7 +51,7 @@ absl::StatusOr<std::vector<std::string>> SafetensorsFilesIn(const std::string& d
   std::vector<std::string> names;
   while (const dirent* entry = ::readdir(handle)) {
     const std::string name = entry->d_name;
-    if (absl::EndsWith(name, ".safetensors") && IsRegularFile(dir + "/" + name)) {
+    if (absl::EndsWith(name, ".safetensors") && IsFileLike(dir + "/" + name)) {
       names.push_back(name);
     }
   }
@@ -73,8 +77,8 @@ absl::StatusOr<Resolved> Resolve(const std::string& path, const CheckpointOption
   SAFETENSORS_ASSIGN_OR_RETURN(const std::string single,
                                FormatFilenamePattern(options.filename_pattern, ""));
   const std::string index = absl::StrCat(path, "/", single, kIndexExtension);
-  if (IsRegularFile(index)) return Resolved{index, ""};
-  if (IsRegularFile(path + "/" + single)) return Resolved{"", path + "/" + single};
+  if (IsFileLike(index)) return Resolved{index, ""};
+  if (IsFileLike(path + "/" + single)) return Resolved{"", path + "/" + single};
   SAFETENSORS_ASSIGN_OR_RETURN(const std::vector<std::string> files, SafetensorsFilesIn(path));
   if (files.size() == 1) return Resolved{"", path + "/" + files[0]};
   return MakeError(

@@ -18,6 +18,7 @@
 #include "parser/error.h"
 #include "parser/header_writer.h"
 #include "parser/status_matchers.h"
+#include "io/test_util.h"
 #include "testdata/test_files.h"
 
 namespace safetensors {
@@ -124,6 +125,39 @@ TEST(CheckpointTest, SingleFilesAndDirectoriesOfOne) {
   CheckpointOptions bad_pattern;
   bad_pattern.filename_pattern = "model.safetensors";
   EXPECT_THAT(Checkpoint::Open(dir, bad_pattern), HasErrorCode(ErrorCode::kBadArgument));
+}
+
+// A FIFO, a socket, a device or a symlink loop as a checkpoint's file, shard
+// or index is refused at once, saying what it is (a FIFO never blocks the
+// open), and a shard's failure names the shard.
+TEST(CheckpointTest, SpecialFilesAreRefusedWithoutBlocking) {
+  using testing::SpecialFile;
+  using testing::SpecialPlace;
+  for (SpecialFile kind : testing::AllSpecialFiles()) {
+    for (SpecialPlace place : {SpecialPlace::kFile, SpecialPlace::kShard, SpecialPlace::kIndex}) {
+      const std::string what = absl::StrCat(testing::SpecialFileName(kind), " as the ",
+                                            testing::SpecialPlaceName(place));
+      SCOPED_TRACE(what);
+      const std::string path = testing::MakeCheckpointWith(
+          kind, place, absl::StrCat(::testing::TempDir(), "/special_", static_cast<int>(kind), "_",
+                                    static_cast<int>(place)));
+      testing::Watchdog watchdog("Checkpoint::Open of a " + what);
+      absl::StatusOr<Checkpoint> checkpoint = Checkpoint::Open(path);
+      EXPECT_THAT(checkpoint, HasErrorCode(kind == SpecialFile::kSymlinkLoop
+                                               ? ErrorCode::kIoError
+                                               : ErrorCode::kNotRegularFile));
+      EXPECT_THAT(std::string(checkpoint.status().message()),
+                  HasSubstr(testing::SpecialFileMessage(kind)));
+      if (place == SpecialPlace::kShard) {
+        EXPECT_THAT(std::string(checkpoint.status().message()),
+                    HasSubstr(absl::StrCat("shard \"", kShard2, "\"")));
+      }
+      if (place == SpecialPlace::kIndex) {
+        // The index named directly is refused alike.
+        EXPECT_THAT(Checkpoint::Open(path + "/" + kIndex), HasErrorCode(*GetErrorCode(checkpoint.status())));
+      }
+    }
+  }
 }
 
 // The hub cache: snapshots/<revision>/ holds symlinks into blobs/, named by

@@ -67,7 +67,7 @@ std::unique_ptr<DirectReads> DirectReads::Open(const File& file, DirectIo mode) 
     }
     mapping = absl::Span<uint8_t>(static_cast<uint8_t*>(address), file.size());
   }
-  std::unique_ptr<DirectReads> direct(new DirectReads(file.path(), fd, mode, mapping));
+  std::unique_ptr<DirectReads> direct(new DirectReads(file.path(), file.size(), fd, mode, mapping));
   if (mode == DirectIo::kAuto) {
     const Sampled sampled = direct->Sample(0, file.size(), 64);
     if (sampled.cached == sampled.pages) return nullptr;  // nothing to gain
@@ -127,8 +127,7 @@ absl::StatusOr<bool> DirectReads::ReadAt(uint64_t offset, absl::Span<uint8_t> ou
     // blocks before it), so a short read that leaves bytes needed means the
     // file ended there.
     if (n == 0 || (done < needed && done % kDirectReadAlignment != 0)) {
-      return MakeIoError(EIO, absl::StrCat(QuoteForMessage(path_), " ended at byte ",
-                                           offset + done, "; it shrank while open"));
+      return FileTruncatedError(path_, offset + done, size_);
     }
   }
   return true;

@@ -77,13 +77,14 @@ class DirectReads {
   // Returns false, having read nothing, when the kernel refused the direct
   // read (alignment it does not accept): the caller reads with buffered
   // reads instead, and so does every later call.
-  // Errors: kIoError (naming the file and the byte offset), including a file
-  // that ends before offset + needed.
+  // Errors: kIoError (naming the file and the byte offset); kFileTruncated
+  // for a file that ends before offset + needed.
   absl::StatusOr<bool> ReadAt(uint64_t offset, absl::Span<uint8_t> out, uint64_t needed) const;
 
  private:
-  DirectReads(std::string path, int fd, DirectIo mode, absl::Span<uint8_t> mapping)
-      : path_(std::move(path)), fd_(fd), mode_(mode), mapping_(mapping) {}
+  DirectReads(std::string path, uint64_t size, int fd, DirectIo mode,
+              absl::Span<uint8_t> mapping)
+      : path_(std::move(path)), size_(size), fd_(fd), mode_(mode), mapping_(mapping) {}
 
   // Of up to `samples` pages spread evenly over the file range (the middles
   // of equal parts), how many were asked about and how many are cached.
@@ -94,6 +95,7 @@ class DirectReads {
   Sampled Sample(uint64_t offset, uint64_t bytes, uint64_t samples) const;
 
   const std::string path_;  // for messages
+  const uint64_t size_;      // when opened, for messages
   const int fd_;
   const DirectIo mode_;
   const absl::Span<uint8_t> mapping_;  // kAuto's, for mincore; else empty

@@ -63,7 +63,7 @@ TEST(DirectReadsTest, AFileEndingBeforeTheNeededBytesFails) {
   ASSERT_NE(direct, nullptr);
   AlignedBuffer buffer(2 * 4096);
   const absl::StatusOr<bool> read = direct->ReadAt(0, buffer.span, 4096 + 20);
-  EXPECT_THAT(read.status(), HasErrorCode(ErrorCode::kIoError));
+  EXPECT_THAT(read.status(), HasErrorCode(ErrorCode::kFileTruncated));
   EXPECT_THAT(std::string(read.status().message()), HasSubstr("ended at byte 4106"));
 }
 

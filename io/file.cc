@@ -21,9 +21,42 @@ std::string DirectoryOf(const std::string& path) {
   return path.substr(0, slash);
 }
 
+namespace {
+
+// What a non-regular file is, for the message that refuses it.
+absl::string_view FileTypeName(mode_t mode) {
+  if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISLNK(mode)) return "a symbolic link";
+  return "not a file of a known type";
+}
+
+absl::Status NotRegularFile(const std::string& path, mode_t mode) {
+  return MakeError(ErrorCode::kNotRegularFile,
+                   absl::StrCat(QuoteForMessage(path), " is ", FileTypeName(mode),
+                                ", not a regular file"));
+}
+
+}  // namespace
+
 absl::StatusOr<std::shared_ptr<File>> File::Open(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return MakeIoError(errno, absl::StrCat("cannot open ", QuoteForMessage(path)));
+  // O_NONBLOCK: opening a FIFO for reading otherwise waits for a writer,
+  // forever if none comes (an archive or a repository can carry one), and
+  // O_NOCTTY: a terminal device never becomes ours. A regular file ignores
+  // both; the flag is cleared below before any read.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) {
+    const int error = errno;
+    // A socket cannot be opened at all (ENXIO): say what it is.
+    struct stat st;
+    if (error == ENXIO && ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+      return NotRegularFile(path, st.st_mode);
+    }
+    return MakeIoError(error, absl::StrCat("cannot open ", QuoteForMessage(path)));
+  }
   struct stat st;
   if (::fstat(fd, &st) != 0) {
     const int error = errno;
@@ -32,9 +65,22 @@ absl::StatusOr<std::shared_ptr<File>> File::Open(const std::string& path) {
   }
   if (!S_ISREG(st.st_mode)) {
     ::close(fd);
-    return MakeIoError(EINVAL, absl::StrCat(QuoteForMessage(path), " is not a regular file"));
+    return NotRegularFile(path, st.st_mode);
+  }
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+    const int error = errno;
+    ::close(fd);
+    return MakeIoError(error, absl::StrCat("cannot clear O_NONBLOCK on ", QuoteForMessage(path)));
   }
   return std::shared_ptr<File>(new File(fd, static_cast<uint64_t>(st.st_size), path));
+}
+
+absl::Status FileTruncatedError(const std::string& path, uint64_t end, uint64_t expected_size) {
+  return MakeError(ErrorCode::kFileTruncated,
+                   absl::StrCat(QuoteForMessage(path), " ended at byte ", end, " (it had ",
+                                expected_size, " bytes when opened)",
+                                end < expected_size ? "; it shrank while open" : ""));
 }
 
 File::~File() { ::close(fd_); }
@@ -64,10 +110,7 @@ absl::Status File::ReadVAt(uint64_t offset, absl::Span<const absl::Span<uint8_t>
       return MakeIoError(errno, absl::StrCat("cannot read ", QuoteForMessage(path_),
                                              " at byte ", offset + done));
     }
-    if (n == 0) {
-      return MakeIoError(EIO, absl::StrCat(QuoteForMessage(path_), " ended at byte ",
-                                           offset + done, "; it shrank while open"));
-    }
+    if (n == 0) return FileTruncatedError(path_, offset + done, size_);
     done += static_cast<uint64_t>(n);
     // Skip the buffers filled; shorten the one filled in part.
     size_t left = static_cast<size_t>(n);
@@ -90,6 +133,19 @@ absl::StatusOr<std::shared_ptr<Mapping>> Mapping::Map(const File& file) {
                          file.fd(), 0);
   if (address == MAP_FAILED) {
     return MakeIoError(errno, absl::StrCat("cannot map ", QuoteForMessage(file.path())));
+  }
+  // Touching a mapped page past the end of a file raises SIGBUS. A file that
+  // already shrank is refused here; one that shrinks later, while its tensors
+  // are in use, cannot be caught without a signal handler (docs/format.md).
+  struct stat st;
+  if (::fstat(file.fd(), &st) != 0) {
+    const int error = errno;
+    ::munmap(address, file.size());
+    return MakeIoError(error, absl::StrCat("cannot stat ", QuoteForMessage(file.path())));
+  }
+  if (static_cast<uint64_t>(st.st_size) < file.size()) {
+    ::munmap(address, file.size());
+    return FileTruncatedError(file.path(), static_cast<uint64_t>(st.st_size), file.size());
   }
   return std::shared_ptr<Mapping>(
       new Mapping(absl::Span<uint8_t>(static_cast<uint8_t*>(address), file.size())));

@@ -21,17 +21,24 @@ namespace safetensors {
 // The directory part of `path`: "." for a bare name, "/" for a file in the root.
 std::string DirectoryOf(const std::string& path);
 
+// The kFileTruncated status for a file that ended at byte `end` while
+// `expected_size` bytes were there when it was opened.
+absl::Status FileTruncatedError(const std::string& path, uint64_t end, uint64_t expected_size);
+
 class File {
  public:
   // Opens `path` (symlinks followed) for reading; it must be a regular file.
-  // Errors: kIoError (from errno).
+  // Never blocks: a FIFO, socket or device is refused without waiting for a
+  // peer. Errors: kIoError (from errno: missing, unreadable, a symlink loop);
+  // kNotRegularFile naming what the path is instead.
   static absl::StatusOr<std::shared_ptr<File>> Open(const std::string& path);
   ~File();
   File(const File&) = delete;
   File& operator=(const File&) = delete;
 
   // Fills `out` from `offset`, retrying short reads and EINTR.
-  // Errors: kIoError, including a file shorter than offset + out.size().
+  // Errors: kIoError; kFileTruncated (kDataLoss) when the file ends before
+  // offset + out.size() (it shrank after Open, or the caller read past size()).
   absl::Status ReadAt(uint64_t offset, absl::Span<uint8_t> out) const;
 
   // Fills `buffers`, in order, from the file range starting at `offset`, with
@@ -55,7 +62,9 @@ class File {
 // memory never reach the file. Unmapped when the last owner lets go.
 class Mapping {
  public:
-  // Errors: kIoError.
+  // Errors: kIoError; kFileTruncated when the file is already shorter than
+  // when it was opened (a later truncation makes touching the lost pages
+  // raise SIGBUS, as with any mapping).
   static absl::StatusOr<std::shared_ptr<Mapping>> Map(const File& file);
   ~Mapping();
   Mapping(const Mapping&) = delete;

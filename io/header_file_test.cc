@@ -43,7 +43,7 @@ TEST(ReadHeaderFileTest, ShortAndMissingFiles) {
               HasErrorCode(ErrorCode::kHeaderTooSmall));
   EXPECT_THAT(ReadHeaderFile(::testing::TempDir() + "/no_such_file"),
               HasErrorCode(ErrorCode::kIoError));
-  EXPECT_THAT(ReadHeaderFile(::testing::TempDir()), HasErrorCode(ErrorCode::kIoError));
+  EXPECT_THAT(ReadHeaderFile(::testing::TempDir()), HasErrorCode(ErrorCode::kNotRegularFile));
 }
 
 TEST(ReadHeaderFileTest, LimitIsCheckedBeforeReading) {

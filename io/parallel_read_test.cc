@@ -225,7 +225,7 @@ TEST(ReadPlanTest, SeveralFilesReadTogether) {
     bad.Add(5950, absl::MakeSpan(past_end), "past_end");
     const FileReadPlan with_bad[] = {{fa.get(), &plan_a}, {fb.get(), &bad}, {fb.get(), &plan_b}};
     absl::Status status = ReadInParallel(with_bad, threads);
-    EXPECT_THAT(status, HasErrorCode(ErrorCode::kIoError));
+    EXPECT_THAT(status, HasErrorCode(ErrorCode::kFileTruncated));
     EXPECT_THAT(status.message(), HasSubstr("reading tensor \"past_end\""));
   }
 }
@@ -244,7 +244,7 @@ TEST(ReadPlanTest, AShortFileFailsADirectReadNamingTheTensor) {
     plan.AddInWindow(10, window.span.subspan(10, 4 * 4096 - 20), window.span, "cut");
     const FileReadPlan plans[] = {{file.get(), &plan, {}, direct.get()}};
     absl::Status status = ReadInParallel(plans, threads);
-    EXPECT_THAT(status, HasErrorCode(ErrorCode::kIoError));
+    EXPECT_THAT(status, HasErrorCode(ErrorCode::kFileTruncated));
     EXPECT_THAT(std::string(status.message()), HasSubstr("reading tensor \"cut\""));
     EXPECT_THAT(std::string(status.message()), HasSubstr("ended at byte 12288"));
   }
@@ -268,7 +268,7 @@ TEST(ReadPlanTest, AShortFileFailsTheWholeReadNamingTheTensor) {
     plan.Add(4, absl::MakeSpan(b), "b");
     plan.Add(8, absl::MakeSpan(c), "c");  // bytes 8..16 of a 10-byte file
     absl::Status status = ReadInParallel(*file, plan, threads);
-    EXPECT_THAT(status, HasErrorCode(ErrorCode::kIoError));
+    EXPECT_THAT(status, HasErrorCode(ErrorCode::kFileTruncated));
     EXPECT_THAT(status.message(), HasSubstr("reading tensor \"c\""));
     EXPECT_THAT(status.message(), HasSubstr("ended at byte 10"));
   }

@@ -75,6 +75,10 @@ std::optional<CodeInfo> Info(ErrorCode code) {
       return CodeInfo{"TensorInTwoShards", "", kBadInput};
     case ErrorCode::kUnlistedTensor:
       return CodeInfo{"UnlistedTensor", "", kBadInput};
+    case ErrorCode::kNotRegularFile:
+      return CodeInfo{"NotRegularFile", "", absl::StatusCode::kFailedPrecondition};
+    case ErrorCode::kFileTruncated:
+      return CodeInfo{"FileTruncated", "", absl::StatusCode::kDataLoss};
   }
   return std::nullopt;  // a value outside the enum
 }

@@ -59,11 +59,15 @@ enum class ErrorCode {
   kTensorNotInShard,      // weight_map names a shard that lacks the tensor
   kTensorInTwoShards,     // two shards hold a tensor of the same name
   kUnlistedTensor,        // a shard holds a tensor weight_map does not list
+  // Files as the operating system hands them over.
+  kNotRegularFile,        // a FIFO, socket, device or directory where a file
+                          // was expected (refused without blocking)
+  kFileTruncated,         // a file shrank after it was opened (data loss)
   // Append new codes here, then update kLastErrorCode, the table in error.cc
   // and the one in error_test.cc (the compiler and the test enforce both).
 };
 
-inline constexpr ErrorCode kLastErrorCode = ErrorCode::kUnlistedTensor;
+inline constexpr ErrorCode kLastErrorCode = ErrorCode::kFileTruncated;
 inline constexpr int kNumErrorCodes = static_cast<int>(kLastErrorCode);
 
 // Every code, in declaration order.

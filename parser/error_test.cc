@@ -67,6 +67,8 @@ constexpr ExpectedCode kExpected[] = {
     {ErrorCode::kTensorNotInShard, "TensorNotInShard", "", kBadInput},
     {ErrorCode::kTensorInTwoShards, "TensorInTwoShards", "", kBadInput},
     {ErrorCode::kUnlistedTensor, "UnlistedTensor", "", kBadInput},
+    {ErrorCode::kNotRegularFile, "NotRegularFile", "", absl::StatusCode::kFailedPrecondition},
+    {ErrorCode::kFileTruncated, "FileTruncated", "", absl::StatusCode::kDataLoss},
 };
 static_assert(std::size(kExpected) == kNumErrorCodes,
               "a code was added to ErrorCode: give it a row in kExpected");

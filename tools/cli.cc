@@ -2,6 +2,7 @@
 
 #include "parser/error.h"
 #include "tools/scan_commands.h"
+#include "tools/verify_command.h"
 
 namespace safetensors {
 namespace cli {
@@ -15,6 +16,8 @@ command validates the whole header before anything else.
 commands:
   check FILE...              validate files or checkpoints without loading tensors
   inspect FILE               metadata and a table of tensors (reads headers only)
+  verify PATH...             files against their hub-cache digests (or --sha256,
+                             --sums), in parallel, without loading tensors
   dump FILE NAME             a tensor's values and statistics
   diff A B                   compare two files' or checkpoints' tensors
 FILE is a .safetensors file, or a checkpoint: a model.safetensors.index.json
@@ -39,6 +42,7 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   }
   if (command == "check") return Check(rest, out, err);
   if (command == "inspect") return Inspect(rest, out, err);
+  if (command == "verify") return Verify(rest, out, err);
   if (command == "dump" || command == "diff") {
     if (value_commands == nullptr) {
       err << "safetensors: " << command

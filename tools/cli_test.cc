@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "io/test_util.h"
 #include "parser/header_writer.h"
 #include "parser/status_matchers.h"
 #include "testdata/test_files.h"
@@ -309,10 +310,45 @@ TEST(CliTest, InspectShowsShardsAndAShardColumn) {
   EXPECT_THAT(r.out, HasSubstr("model-00002-of-00002.safetensors                 1 tensors"));
   EXPECT_THAT(r.out, HasSubstr("OFFSET  SHARD\n"));
   EXPECT_THAT(r.out, HasSubstr("16               0  model-00002-of-00002.safetensors\n"));
+  // total_size is a JSON number in the index: shown as one, not as a string.
+  EXPECT_THAT(r.out, HasSubstr("  \"total_size\": 40\n"));
+  const Result numbers =
+      RunCli({"inspect", "--json", std::string(kCheckpoints) + "valid_metadata_strings"});
+  EXPECT_THAT(numbers.out, HasSubstr("\"metadata\":{\"total_size\":40,\"lm_head.weight\":\"a\"}"));
   const Result json = RunCli({"inspect", "--json", std::string(kCheckpoints) + "valid_two_shards"});
   EXPECT_THAT(json.out, HasSubstr("\"offset\":0,\"shard\":\"model-00002-of-00002.safetensors\"}"));
   EXPECT_THAT(json.out, HasSubstr("\"totals\":{\"tensors\":3,"));
   EXPECT_EQ(RunCli({"inspect", std::string(kCheckpoints) + "name_absolute"}).code, kExitProblem);
+}
+
+// check and inspect of a FIFO, a socket, a device or a symlink loop, as a
+// file, a shard or an index: a verdict at once (a FIFO used to block the
+// tool forever), naming what the path is.
+TEST(CliTest, SpecialFilesGetAVerdictWithoutBlocking) {
+  using ::safetensors::testing::SpecialFile;
+  using ::safetensors::testing::SpecialPlace;
+  for (SpecialFile kind : ::safetensors::testing::AllSpecialFiles()) {
+    for (SpecialPlace place : {SpecialPlace::kFile, SpecialPlace::kShard, SpecialPlace::kIndex}) {
+      const std::string what = absl::StrCat(::safetensors::testing::SpecialFileName(kind),
+                                            " as the ", ::safetensors::testing::SpecialPlaceName(place));
+      SCOPED_TRACE(what);
+      const std::string path = ::safetensors::testing::MakeCheckpointWith(
+          kind, place,
+          absl::StrCat(::testing::TempDir(), "/cli_special_", static_cast<int>(kind), "_",
+                       static_cast<int>(place)));
+      // A loop is the system refusing the path (exit 2); the others are
+      // files of the wrong type (exit 1, like an invalid file).
+      const bool loop = kind == SpecialFile::kSymlinkLoop;
+      ::safetensors::testing::Watchdog watchdog("check and inspect of a " + what);
+      const Result check = RunCli({"check", "--json", path});
+      EXPECT_EQ(check.code, loop ? kExitUsage : kExitProblem) << check.out;
+      EXPECT_THAT(check.out, HasSubstr(loop ? "\"code\":\"IoError\"" : "\"code\":\"NotRegularFile\""));
+      EXPECT_THAT(check.out, HasSubstr(::safetensors::testing::SpecialFileMessage(kind)));
+      const Result inspect = RunCli({"inspect", path});
+      EXPECT_EQ(inspect.code, loop ? kExitUsage : kExitProblem);
+      EXPECT_THAT(inspect.err, HasSubstr(::safetensors::testing::SpecialFileMessage(kind)));
+    }
+  }
 }
 
 TEST(CliTest, DiffComparesCheckpointsTensorByTensor) {

@@ -122,7 +122,7 @@ def main():
                two, index_json({"a": S1, "c": S2}))
     write_case("invalid_shard", "HeaderTooSmall", "a shard of three bytes",
                {S1: two[S1]}, index_json(good_map), extra={S2: b"abc"})
-    write_case("shard_is_directory", "IoError", "a shard name that is a directory",
+    write_case("shard_is_directory", "NotRegularFile", "a shard name that is a directory",
                {S1: two[S1]}, index_json(good_map))
     os.makedirs(os.path.join(OUT, "shard_is_directory", S2))
     with open(os.path.join(OUT, "shard_is_directory", S2, ".keep"), "w") as f:

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -22,13 +23,14 @@
 #include "parser/lint.h"
 #include "parser/status_macros.h"
 #include "tools/cli_util.h"
+#include "tools/verify_command.h"
 
 namespace safetensors {
 namespace cli {
 
 using internal::TensorFilter;
 
-constexpr char kCheckUsage[] = R"(usage: safetensors check [--json] [--strict[=warn|error]] FILE...
+constexpr char kCheckUsage[] = R"(usage: safetensors check [--json] [--strict[=warn|error]] [--verify] FILE...
 
 Validates each file's header and layout exactly as the reference
 implementation does, plus this project's stricter rules, reading only the
@@ -41,8 +43,11 @@ checkpoint "shards" with one such object per shard. --strict (=warn) also
 reports hygiene issues the format tolerates: a header not padded to 8 bytes,
 unknown fields, tensors not in the canonical writer's order, data misaligned
 for its dtype, a checkpoint whose total_size differs from its shards' data;
---strict=error fails on them.
-exit: 0 all valid, 1 any invalid (or warnings with --strict=error), 2 usage/I-O.
+--strict=error fails on them. --verify also checks each file's content
+against its hub-cache blob name, as `safetensors verify` does, in the same
+pass over the files (its lines follow).
+exit: 0 all valid, 1 any invalid (or warnings with --strict=error, or a
+mismatch or missing file with --verify), 2 usage/I-O.
 )";
 
 constexpr char kInspectUsage[] = R"(usage: safetensors inspect [--json] [--filter REGEX] FILE
@@ -168,7 +173,7 @@ std::string Verdict(const CheckResult& r) {
 }  // namespace
 
 int Check(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  absl::StatusOr<Args> parsed = ParseArgs(args, {}, {"json", "strict", "help"});
+  absl::StatusOr<Args> parsed = ParseArgs(args, {}, {"json", "strict", "verify", "help"});
   if (parsed.ok() && parsed->flags.count("help")) {
     out << kCheckUsage;
     return kExitOk;
@@ -185,6 +190,13 @@ int Check(const std::vector<std::string>& args, std::ostream& out, std::ostream&
     err << "safetensors check: --strict takes warn or error, not " << strict_mode << "\n";
     return kExitUsage;
   }
+  // --verify hashes every file first: the one pass that reads them whole
+  // leaves the headers for the checks below (a page each) to the page cache
+  // or a short read. Its lines follow the checks'.
+  std::ostringstream verified;
+  const int verify_exit =
+      parsed->flags.count("verify") ? VerifyPaths(parsed->positional, json, 0, verified, err)
+                                    : kExitOk;
   bool any_invalid = false, any_io = false, any_warning = false;
   for (const std::string& file : parsed->positional) {
     const std::string path = ResolvePath(file);
@@ -209,8 +221,11 @@ int Check(const std::vector<std::string>& args, std::ostream& out, std::ostream&
       }
     }
   }
-  if (any_io) return kExitUsage;
-  if (any_invalid || (strict_mode == "error" && any_warning)) return kExitProblem;
+  out << verified.str();
+  if (any_io || verify_exit == kExitUsage) return kExitUsage;
+  if (any_invalid || (strict_mode == "error" && any_warning) || verify_exit == kExitProblem) {
+    return kExitProblem;
+  }
   return kExitOk;
 }
 
@@ -227,6 +242,9 @@ struct InspectView {
   std::vector<Row> rows;
   // The file's __metadata__ or the index's metadata (numbers as text).
   std::optional<MetadataEntries> metadata;
+  // By position in metadata: the value is a JSON number (an index's
+  // total_size), shown unquoted.
+  std::vector<bool> is_number;
 };
 
 absl::StatusOr<InspectView> ReadForInspect(const std::string& path, const TensorFilter& filter) {
@@ -243,6 +261,7 @@ absl::StatusOr<InspectView> ReadForInspect(const std::string& path, const Tensor
       MetadataEntries entries;
       for (const IndexMetadataEntry& e : view.checkpoint->index()->metadata()) {
         entries.emplace_back(e.key, e.value);
+        view.is_number.push_back(e.is_number);
       }
       view.metadata = std::move(entries);
     } else {
@@ -259,13 +278,19 @@ absl::StatusOr<InspectView> ReadForInspect(const std::string& path, const Tensor
   return view;
 }
 
-std::string MetadataJson(const std::optional<MetadataEntries>& metadata) {
-  if (!metadata.has_value()) return "null";
+bool IsNumber(const InspectView& view, size_t i) {
+  return i < view.is_number.size() && view.is_number[i];
+}
+
+// A number's text is the index's own JSON number text, validated by its
+// parser: it goes out as it came in.
+std::string MetadataJson(const InspectView& view) {
+  if (!view.metadata.has_value()) return "null";
   std::string json = "{";
-  for (size_t i = 0; i < metadata->size(); ++i) {
-    const auto& [key, value] = (*metadata)[i];
+  for (size_t i = 0; i < view.metadata->size(); ++i) {
+    const auto& [key, value] = (*view.metadata)[i];
     absl::StrAppend(&json, i ? "," : "", JsonStringForTerminal(key), ":",
-                    JsonStringForTerminal(value));
+                    IsNumber(view, i) ? value : JsonStringForTerminal(value));
   }
   return json + "}";
 }
@@ -309,7 +334,7 @@ int Inspect(const std::vector<std::string>& args, std::ostream& out, std::ostrea
                           view.checkpoint->index_path().empty()
                               ? "null"
                               : JsonStringForTerminal(view.checkpoint->index_path()),
-                          ",\"metadata\":", MetadataJson(view.metadata), ",\"shards\":[");
+                          ",\"metadata\":", MetadataJson(view), ",\"shards\":[");
       for (size_t i = 0; i < view.checkpoint->shards().size(); ++i) {
         const CheckpointShard& shard = view.checkpoint->shards()[i];
         absl::StrAppend(&json, i ? "," : "", "{\"file\":", JsonStringForTerminal(shard.name),
@@ -322,7 +347,7 @@ int Inspect(const std::vector<std::string>& args, std::ostream& out, std::ostrea
       json = absl::StrCat("{\"file\":", JsonStringForTerminal(file),
                           ",\"file_size\":", view.file->file_size(),
                           ",\"header_size\":", view.file->header_size(),
-                          ",\"metadata\":", MetadataJson(view.metadata));
+                          ",\"metadata\":", MetadataJson(view));
     }
     json += ",\"tensors\":[";
     for (size_t i = 0; i < view.rows.size(); ++i) {
@@ -356,8 +381,10 @@ int Inspect(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   }
   if (view.metadata.has_value()) {
     out << "metadata:\n";
-    for (const auto& [key, value] : *view.metadata) {
-      out << "  " << QuoteForMessage(key) << ": " << QuoteForMessage(value) << "\n";
+    for (size_t i = 0; i < view.metadata->size(); ++i) {
+      const auto& [key, value] = (*view.metadata)[i];
+      out << "  " << QuoteForMessage(key) << ": "
+          << (IsNumber(view, i) ? value : QuoteForMessage(value)) << "\n";
     }
   } else {
     out << "metadata: none\n";

@@ -15,10 +15,12 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "io/test_util.h"
 #include "parser/error.h"
 #include "parser/status_matchers.h"
 #include "testdata/test_files.h"
 #include "torch_io/load.h"
+#include "torch_io/safe_open.h"
 #include "torch_io/testing/shaped_module.h"
 #include "torch_io/testing/tiny_lm.h"
 
@@ -213,7 +215,8 @@ void ExpectATruncatedSecondShardFailsTheLoad(const std::string& dir, const LoadO
   const std::string second = dir + "/model-00002-of-00002.safetensors";
   ASSERT_EQ(::truncate(second.c_str(), static_cast<off_t>(fs::file_size(second) - 100)), 0);
   absl::StatusOr<TensorDict> all = f.get_tensors();
-  EXPECT_THAT(all, HasErrorCode(ErrorCode::kIoError));
+  EXPECT_THAT(all, HasErrorCode(ErrorCode::kFileTruncated));
+  EXPECT_EQ(all.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(all.status().message(), HasSubstr("shard \"model-00002-of-00002.safetensors\""));
   EXPECT_THAT(all.status().message(), HasSubstr("reading tensor \"layers.2.weight\""));
   EXPECT_THAT(all.status().message(), HasSubstr("ended at byte"));
@@ -279,10 +282,53 @@ TEST(CheckpointTest, AShardTruncatedDuringLoadTorchModelFailsWithOneStatus) {
     absl::StatusOr<LoadModelResult> result =
         load_torch_model(*model, dir, /*strict=*/true, "cpu", options);
     EXPECT_TRUE(truncated);
-    EXPECT_THAT(result, HasErrorCode(ErrorCode::kIoError));
+    EXPECT_THAT(result, HasErrorCode(ErrorCode::kFileTruncated));
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kDataLoss);
     EXPECT_THAT(result.status().message(), HasSubstr("shard \"model-00002-of-00002.safetensors\""));
     EXPECT_THAT(result.status().message(), HasSubstr("reading tensor \"layers.2.weight\""));
     EXPECT_THAT(result.status().message(), HasSubstr("the model is partly loaded"));
+  }
+}
+
+// A FIFO, a socket, a device or a symlink loop where a loader expects a file,
+// a shard or an index: load_file, safe_open, open_checkpoint,
+// load_checkpoint and load_torch_model each refuse it at once, saying what
+// it is; none blocks on a FIFO.
+TEST(CheckpointTest, SpecialFilesAreRefusedByEveryLoaderWithoutBlocking) {
+  using testing::SpecialFile;
+  using testing::SpecialPlace;
+  for (SpecialFile kind : testing::AllSpecialFiles()) {
+    const ErrorCode expected =
+        kind == SpecialFile::kSymlinkLoop ? ErrorCode::kIoError : ErrorCode::kNotRegularFile;
+    const std::string message = testing::SpecialFileMessage(kind);
+    for (SpecialPlace place : {SpecialPlace::kFile, SpecialPlace::kShard, SpecialPlace::kIndex}) {
+      const std::string what = absl::StrCat(testing::SpecialFileName(kind), " as the ",
+                                            testing::SpecialPlaceName(place));
+      SCOPED_TRACE(what);
+      const std::string path = testing::MakeCheckpointWith(
+          kind, place, absl::StrCat(::testing::TempDir(), "/torch_special_", static_cast<int>(kind),
+                                    "_", static_cast<int>(place)));
+      testing::Watchdog watchdog("loaders of a " + what);
+      for (Backend backend : {Backend::kMmap, Backend::kPread}) {
+        LoadOptions options;
+        options.backend = backend;
+        if (place == SpecialPlace::kFile) {
+          absl::StatusOr<TensorDict> loaded = load_file(path, "cpu", options);
+          EXPECT_THAT(loaded, HasErrorCode(expected));
+          EXPECT_THAT(std::string(loaded.status().message()), HasSubstr(message));
+          absl::StatusOr<SafeOpen> opened = safe_open(path, "cpu", options);
+          EXPECT_THAT(opened, HasErrorCode(expected));
+          EXPECT_THAT(std::string(opened.status().message()), HasSubstr(message));
+        }
+        absl::StatusOr<CheckpointReader> reader = open_checkpoint(path, "cpu", options);
+        EXPECT_THAT(reader, HasErrorCode(expected));
+        EXPECT_THAT(std::string(reader.status().message()), HasSubstr(message));
+        EXPECT_THAT(load_checkpoint(path, "cpu", options), HasErrorCode(expected));
+        auto model = std::make_shared<torch::nn::Module>();
+        EXPECT_THAT(load_torch_model(*model, path, /*strict=*/false, "cpu", options),
+                    HasErrorCode(expected));
+      }
+    }
   }
 }
 

@@ -179,7 +179,7 @@ TEST(LoadTest, MissingFilesAndTensorsAreNamed) {
   absl::StatusOr<TensorDict> missing = load_file("testdata/no_such.safetensors");
   EXPECT_THAT(missing, HasErrorCode(ErrorCode::kIoError));
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(load_file("testdata"), HasErrorCode(ErrorCode::kIoError));
+  EXPECT_THAT(load_file("testdata"), HasErrorCode(ErrorCode::kNotRegularFile));
   ASSERT_OK_AND_ASSIGN(SafeOpen f, safe_open("testdata/golden/scalars.safetensors"));
   absl::StatusOr<at::Tensor> t = f.get_tensor("nope");
   EXPECT_THAT(t, HasErrorCode(ErrorCode::kTensorNotFound));
