@@ -71,8 +71,8 @@ std::optional<ChecksumEntry> ParseLine(absl::string_view line) {
 
 ChecksumList ParseSha256Sums(absl::string_view text) {
   ChecksumList list;
-  absl::ConsumeSuffix(&text, "\n");  // the last line's newline ends no line
   if (text.empty()) return list;
+  absl::ConsumeSuffix(&text, "\n");  // the last line's newline starts no line
   size_t number = 0;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     ++number;

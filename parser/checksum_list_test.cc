@@ -49,6 +49,9 @@ TEST(ChecksumListTest, CountsImproperLinesAndKeepsTheRest) {
 TEST(ChecksumListTest, EmptyAndUnterminated) {
   EXPECT_TRUE(ParseSha256Sums("").entries.empty());
   EXPECT_TRUE(ParseSha256Sums("").malformed_lines.empty());
+  // One blank line is a line (the fuzzer's first finding).
+  EXPECT_THAT(ParseSha256Sums("\n").malformed_lines, ElementsAre(1));
+  EXPECT_THAT(ParseSha256Sums("\n\n").malformed_lines, ElementsAre(1, 2));
   const ChecksumList last = ParseSha256Sums(kA + "  no-newline");
   ASSERT_EQ(last.entries.size(), 1u);
   EXPECT_EQ(last.entries[0].name, "no-newline");
