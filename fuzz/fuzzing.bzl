@@ -1,7 +1,8 @@
 """safetensors_cc_fuzz_test: one target per fuzzer, after rules_fuzzing's design.
 
 In the default build the target is a regression test: it links replay_main,
-which feeds every seed and stored finding to LLVMFuzzerTestOneInput once and
+which feeds every seed, stored finding and input of the kept corpus
+(corpus/<name>/, grown by tools/fuzz.sh merge) to LLVMFuzzerTestOneInput once and
 fails if it found no input (so an empty glob cannot pass). Built with
 --config=fuzz (clang, --define=safetensors_fuzzing_engine=libfuzzer) it links
 libFuzzer instead; tools/fuzz.sh runs that binary. Either way the corpus is
@@ -13,14 +14,16 @@ load("//bazel:copts.bzl", "SAFETENSORS_COPTS")
 
 def safetensors_cc_fuzz_test(name, srcs, deps, corpus, dictionary = None, size = "small", **kwargs):
     regressions = native.glob(["regressions/%s/**" % name], exclude = ["**/README.md"])
-    data = corpus + regressions + ([dictionary] if dictionary else [])
+    # The kept corpus tools/fuzz.sh merge grows: replayed like the seeds.
+    kept = native.glob(["corpus/%s/**" % name], exclude = ["**/README.md"])
+    data = corpus + regressions + kept + ([dictionary] if dictionary else [])
     cc_test(
         name = name,
         srcs = srcs,
         size = size,
         copts = SAFETENSORS_COPTS,
         args = ["$(rootpaths %s)" % c for c in corpus] +
-               ["$(rootpath %s)" % r for r in regressions],
+               ["$(rootpath %s)" % r for r in regressions + kept],
         data = data,
         linkopts = select({
             "//fuzz:libfuzzer": ["-fsanitize=fuzzer"],

@@ -1,5 +1,6 @@
 // Bytes -> torch_io: load() from memory, and safe_open on an in-memory file
-// (memfd) with both backends. Every tensor returned is read completely, and
+// (memfd) with both backends, and load_file, whose planned reads must give
+// the bytes get_tensor gives. Every tensor returned is read completely, and
 // each tensor is also read back through a slice. The verdict must be the
 // parser's.
 #include <sys/mman.h>
@@ -7,6 +8,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -70,6 +72,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       continue;
     }
     Require(f.ok(), "safe_open accepts what the parser accepts");
+    std::map<std::string, uint64_t> sums;
     for (const TensorInfo& t : f->header().tensors()) {
       absl::StatusOr<at::Tensor> tensor = f->get_tensor(t.name);
       if (!tensor.ok()) {
@@ -77,10 +80,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         continue;
       }
       const uint64_t sum = ReadAll(*tensor);
+      sums[std::string(t.name)] = sum;
       absl::StatusOr<TensorSlice> slice = f->get_slice(t.name);
       Require(slice.ok(), "get_slice of a listed tensor");
       absl::StatusOr<at::Tensor> whole = slice->get({SliceIndex::Ellipsis()});
       Require(whole.ok() && ReadAll(*whole) == sum, "a whole slice equals the tensor");
+    }
+    // The whole load plans its reads (runs of adjacent tensors in one
+    // preadv, large ones split over threads): the same bytes per tensor.
+    absl::StatusOr<TensorDict> all = load_file(path, "cpu", options);
+    if (!all.ok()) {
+      Require(AcceptableFailure(all.status()), "load_file fails only for LibTorch limits");
+      continue;
+    }
+    for (const auto& item : *all) {
+      Require(sums.count(item.key()) == 1 && sums[item.key()] == ReadAll(item.value()),
+              "load_file reads what get_tensor reads");
     }
   }
   ::close(fd);
