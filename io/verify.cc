@@ -222,7 +222,6 @@ std::vector<VerifyResult> VerifyFiles(absl::Span<const VerifyTarget> targets,
     uint64_t bytes = 0;
     if (file.ok()) {
       HashOptions hash_options;
-      hash_options.direct_io = options.direct_io;
       hash_options.on_bytes = report;
       hex = HashFile(**file, job.digest, hash_options);
       bytes = (*file)->size();

@@ -22,7 +22,6 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
-#include "io/direct_read.h"
 #include "io/file_hash.h"
 
 namespace safetensors {
@@ -81,10 +80,9 @@ struct VerifyResult {
 };
 
 struct VerifyOptions {
-  // Files hashed at once; 0: one per core, at least 2 (each also has a
-  // reading thread, so two files keep both a device and two cores busy).
+  // Files hashed at once, each on a thread of its own; 0: one per core, at
+  // least 2 (while one waits for the device, another hashes).
   int threads = 0;
-  DirectIo direct_io = DirectIo::kAuto;
   // Called one call at a time, never backwards, from the hashing threads:
   // bytes hashed so far and in all (each distinct file counted once).
   std::function<void(uint64_t done, uint64_t total)> progress;

@@ -48,7 +48,7 @@ TEST(VerifyTest, HubCacheTreeAgainstSha256sumAndGitHashObject) {
   const std::string repo = NewTempDir("models--org--name");
   fs::create_directories(repo + "/blobs");
   fs::create_directories(repo + "/refs");
-  const std::string weights = PatternedBytes((9 << 20) + 123);  // three 4 MiB blocks
+  const std::string weights = PatternedBytes((33 << 20) + 123);  // three 16 MiB blocks
   const std::string model_blob = AddHubBlob(repo, weights, /*lfs=*/true);
   const std::string config_blob = AddHubBlob(repo, "{\"hidden_size\": 8}\n", /*lfs=*/false);
   std::string flipped = PatternedBytes(5000);
