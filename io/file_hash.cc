@@ -1,13 +1,22 @@
 #include "io/file_hash.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <new>
+#include <optional>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "io/sigbus_guard.h"
 #include "openssl/evp.h"
 #include "parser/error.h"
 
@@ -27,6 +36,8 @@ constexpr uint64_t kChunkBytes = uint64_t{64} << 10;
 // of its own while this thread hashes, without buffers of ours.
 constexpr uint64_t kPrefetchAhead = uint64_t{64} << 20;
 constexpr uint64_t kPrefetchStep = uint64_t{16} << 20;
+// Windows of a mapping faulted in at once (reads in flight, cold).
+constexpr int kPopulateThreads = 2;
 
 struct MdContextDeleter {
   void operator()(EVP_MD_CTX* context) const { EVP_MD_CTX_free(context); }
@@ -77,6 +88,93 @@ class Hasher {
   std::unique_ptr<EVP_MD_CTX, MdContextDeleter> context_;
 };
 
+// A read-only shared mapping of a whole file, unmapped when it goes.
+class MappedFile {
+ public:
+  static std::optional<MappedFile> Map(const File& file) {
+    void* address = ::mmap(nullptr, static_cast<size_t>(file.size()), PROT_READ, MAP_SHARED,
+                           file.fd(), 0);
+    if (address == MAP_FAILED) return std::nullopt;
+    ::madvise(address, static_cast<size_t>(file.size()), MADV_SEQUENTIAL);
+    return MappedFile(static_cast<const uint8_t*>(address), static_cast<size_t>(file.size()));
+  }
+  MappedFile(MappedFile&& other) noexcept : bytes_(other.bytes_) { other.bytes_ = {}; }
+  MappedFile& operator=(MappedFile&&) = delete;
+  ~MappedFile() {
+    if (!bytes_.empty()) ::munmap(const_cast<uint8_t*>(bytes_.data()), bytes_.size());
+  }
+  absl::Span<const uint8_t> bytes() const { return bytes_; }
+
+ private:
+  MappedFile(const uint8_t* data, size_t size) : bytes_(data, size) {}
+  absl::Span<const uint8_t> bytes_;
+};
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22  // Linux 5.14; older kernels answer EINVAL
+#endif
+
+// Threads that fault a mapping's pages in, window by window, up to
+// kPrefetchAhead beyond what the hasher has reached: several reads in flight
+// keep a cold device busy, and the hasher then finds every page mapped.
+// MADV_POPULATE_READ reports a page past the end of a shrunk file as an
+// error instead of SIGBUS; where the kernel lacks it, the page cache is
+// asked to read ahead instead (POSIX_FADV_WILLNEED).
+class Populator {
+ public:
+  Populator(int fd, absl::Span<const uint8_t> mapping, int threads)
+      : fd_(fd), mapping_(mapping) {
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
+  }
+  ~Populator() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopped_ = true;
+    }
+    changed_.notify_all();
+    for (std::thread& t : threads_) t.join();
+  }
+  // The hasher has reached `offset`.
+  void Reached(uint64_t offset) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      reached_ = offset;
+    }
+    changed_.notify_all();
+  }
+
+ private:
+  void Run() {
+    while (true) {
+      uint64_t begin;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        changed_.wait(lock, [&] {
+          return stopped_ || next_ >= mapping_.size() || next_ < reached_ + kPrefetchAhead;
+        });
+        if (stopped_ || next_ >= mapping_.size()) return;
+        begin = next_;
+        next_ += kPrefetchStep;
+      }
+      const size_t length = static_cast<size_t>(std::min<uint64_t>(kPrefetchStep, mapping_.size() - begin));
+      void* address = const_cast<uint8_t*>(mapping_.data() + begin);
+      if (::madvise(address, length, MADV_POPULATE_READ) != 0 && errno == EINVAL) {
+        ::posix_fadvise(fd_, static_cast<off_t>(begin), static_cast<off_t>(length),
+                        POSIX_FADV_WILLNEED);
+      }
+    }
+  }
+
+  const int fd_;
+  const absl::Span<const uint8_t> mapping_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  uint64_t next_ = 0;     // the next window to populate
+  uint64_t reached_ = 0;  // where the hasher is
+  bool stopped_ = false;
+  std::vector<std::thread> threads_;  // last: start once the members above exist
+};
+
 }  // namespace
 
 absl::string_view DigestName(Digest digest) {
@@ -90,17 +188,47 @@ absl::StatusOr<std::string> HashFile(const File& file, Digest digest, const Hash
   if (!hasher.ok()) return hasher.status();
   // Ask the kernel for its largest readahead as well.
   ::posix_fadvise(file.fd(), 0, 0, POSIX_FADV_SEQUENTIAL);
-  std::unique_ptr<uint8_t[]> chunk(new (std::nothrow) uint8_t[kChunkBytes]);
-  if (chunk == nullptr) return MakeError(ErrorCode::kOutOfMemory, "cannot allocate a hash buffer");
   uint64_t prefetched = 0;  // the page cache was asked for [0, prefetched)
-  for (uint64_t offset = 0; offset < file.size();) {
-    if (prefetched < file.size() && prefetched < offset + kPrefetchAhead) {
+  // Keeps the page cache filling kPrefetchAhead beyond `offset`.
+  auto prefetch_past = [&](uint64_t offset) {
+    while (prefetched < file.size() && prefetched < offset + kPrefetchAhead) {
       const uint64_t step = std::min(kPrefetchStep, file.size() - prefetched);
       ::posix_fadvise(file.fd(), static_cast<off_t>(prefetched), static_cast<off_t>(step),
                       POSIX_FADV_WILLNEED);
       prefetched += step;
-      continue;
     }
+  };
+
+  const std::optional<MappedFile> mapped =
+      options.read_mapped && file.size() > 0 && InstallSigbusGuard().ok()
+          ? MappedFile::Map(file)
+          : std::nullopt;
+  if (mapped.has_value()) {
+    const absl::Span<const uint8_t> all = mapped->bytes();
+    Populator populator(file.fd(), all, kPopulateThreads);
+    for (uint64_t offset = 0; offset < file.size();) {
+      populator.Reached(offset);
+      const uint64_t length = std::min(kPrefetchStep, file.size() - offset);
+      const absl::Span<const uint8_t> step = all.subspan(static_cast<size_t>(offset),
+                                                         static_cast<size_t>(length));
+      absl::Status updated;
+      // A SIGBUS here means the file shrank under the mapping.
+      if (!RunGuarded(step, [&] { updated = hasher->Update(step.data(), step.size()); })) {
+        struct stat st;
+        const uint64_t now = ::fstat(file.fd(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+        return FileTruncatedError(file.path(), std::min(now, offset + length), file.size());
+      }
+      if (!updated.ok()) return updated;
+      if (options.on_bytes) options.on_bytes(length);
+      offset += length;
+    }
+    return hasher->FinishHex();
+  }
+
+  std::unique_ptr<uint8_t[]> chunk(new (std::nothrow) uint8_t[kChunkBytes]);
+  if (chunk == nullptr) return MakeError(ErrorCode::kOutOfMemory, "cannot allocate a hash buffer");
+  for (uint64_t offset = 0; offset < file.size();) {
+    prefetch_past(offset);
     const uint64_t length = std::min(kChunkBytes, file.size() - offset);
     absl::Span<uint8_t> bytes(chunk.get(), static_cast<size_t>(length));
     if (absl::Status s = file.ReadAt(offset, bytes); !s.ok()) return s;

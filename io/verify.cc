@@ -223,6 +223,7 @@ std::vector<VerifyResult> VerifyFiles(absl::Span<const VerifyTarget> targets,
     if (file.ok()) {
       HashOptions hash_options;
       hash_options.on_bytes = report;
+      hash_options.read_mapped = options.read_mapped;
       hex = HashFile(**file, job.digest, hash_options);
       bytes = (*file)->size();
     } else {

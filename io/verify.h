@@ -83,6 +83,9 @@ struct VerifyOptions {
   // Files hashed at once, each on a thread of its own; 0: one per core, at
   // least 2 (while one waits for the device, another hashes).
   int threads = 0;
+  // HashOptions::read_mapped for every file (no copy; installs a SIGBUS
+  // handler: opt in).
+  bool read_mapped = false;
   // Called one call at a time, never backwards, from the hashing threads:
   // bytes hashed so far and in all (each distinct file counted once).
   std::function<void(uint64_t done, uint64_t total)> progress;

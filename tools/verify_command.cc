@@ -81,6 +81,8 @@ int Report(const std::vector<VerifyTarget>& targets, bool json, int threads, std
   ProgressBar bar("verify", std::cerr, ProgressBar::StderrIsTerminal() && !json);
   VerifyOptions options;
   options.threads = threads;
+  // The tool owns its process: hash the page cache in place (io/file_hash.h).
+  options.read_mapped = true;
   options.progress = [&bar](uint64_t done, uint64_t total) { bar.Update(done, total); };
   const std::vector<VerifyResult> results = VerifyFiles(targets, options);
   bar.Finish();
