@@ -103,41 +103,18 @@ def as_hub_cache(files, repo):
 
 
 def write_workloads(directory, gib, only):
-    import torch
-    from huggingface_hub import save_torch_state_dict
-    from safetensors.torch import save_file
-    g = torch.Generator().manual_seed(0)
+    """bench_load.py's workloads (a) and (b), moved into hub caches."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import bench_load
+    staging = os.path.join(directory, "staging")
+    os.makedirs(staging)
+    written = bench_load.write_workloads(staging, gib, [k for k in only if k in ("a", "b")])
     out = {}
-    if "a" in only:
-        staging = os.path.join(directory, "a_staging")
-        os.makedirs(staging)
-        per_tensor = int(gib * (1 << 30) / 256 / 4)
-        path = os.path.join(staging, "model.safetensors")
-        save_file({f"layers.{i:03d}.weight": torch.rand(per_tensor, generator=g)
-                   for i in range(256)}, path)
-        repo = os.path.join(directory, "models--bench--a")
-        out["a"] = (repo, as_hub_cache([path], repo))
-    if "b" in only:
-        hidden, inter, vocab, layers = 2048, 5632, 32000, 24
-        sd = {"model.embed_tokens.weight": torch.rand(vocab, hidden, generator=g).bfloat16()}
-        for i in range(layers):
-            p = f"model.layers.{i}."
-            for name in ("q_proj", "k_proj", "v_proj", "o_proj"):
-                sd[p + f"self_attn.{name}.weight"] = torch.rand(hidden, hidden, generator=g).bfloat16()
-            sd[p + "mlp.gate_proj.weight"] = torch.rand(inter, hidden, generator=g).bfloat16()
-            sd[p + "mlp.up_proj.weight"] = torch.rand(inter, hidden, generator=g).bfloat16()
-            sd[p + "mlp.down_proj.weight"] = torch.rand(hidden, inter, generator=g).bfloat16()
-            sd[p + "input_layernorm.weight"] = torch.rand(hidden, generator=g)
-            sd[p + "post_attention_layernorm.weight"] = torch.rand(hidden, generator=g)
-        sd["model.norm.weight"] = torch.rand(hidden, generator=g)
-        sd["lm_head.weight"] = torch.rand(vocab, hidden, generator=g).bfloat16()
-        total = sum(t.numel() * t.element_size() for t in sd.values())
-        staging = os.path.join(directory, "b_staging")
-        os.makedirs(staging)
-        save_torch_state_dict(sd, staging, max_shard_size=total // 4 + (64 << 20))
-        repo = os.path.join(directory, "models--bench--b")
-        files = sorted(os.path.join(staging, n) for n in os.listdir(staging))
-        out["b"] = (repo, as_hub_cache(files, repo))
+    for key, path in written.items():
+        files = ([path] if not os.path.isdir(path) else
+                 sorted(os.path.join(path, n) for n in os.listdir(path)))
+        repo = os.path.join(directory, f"models--bench--{key}")
+        out[key] = (repo, as_hub_cache(files, repo))
     return out
 
 
