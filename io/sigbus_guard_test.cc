@@ -1,7 +1,9 @@
 #include "io/sigbus_guard.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <string>
@@ -54,6 +56,13 @@ TEST(SigbusGuardTest, AReadPastTheEndOfAShrunkFileReturnsFalse) {
   }
 }
 
+// Dead of SIGBUS, or (under a sanitizer, whose SIGBUS handler was there
+// first and so is the one the guard hands the fault to) exited with a report.
+bool DiedOfTheFault(int status) {
+  return (WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS) ||
+         (WIFEXITED(status) && WEXITSTATUS(status) != 0);
+}
+
 // A SIGBUS outside a guarded range still ends the process, as it would
 // without the guard.
 TEST(SigbusGuardDeathTest, AnUnguardedFaultStillKills) {
@@ -65,13 +74,13 @@ TEST(SigbusGuardDeathTest, AnUnguardedFaultStillKills) {
         // Guarded elsewhere: the first page only.
         RunGuarded(all.first(m.page), [&] { Sum(all); });
       },
-      ::testing::KilledBySignal(SIGBUS), "");
+      DiedOfTheFault, "");
   EXPECT_EXIT(
       {
         ShrunkMapping m("shrunk_unguarded2", 4);
         Sum(absl::Span<const uint8_t>(m.bytes, m.size));
       },
-      ::testing::KilledBySignal(SIGBUS), "");
+      DiedOfTheFault, "");
 }
 
 }  // namespace
