@@ -42,6 +42,8 @@ std::optional<std::string> Unescape(absl::string_view name) {
 
 // One line, without its newline; nullopt when it is not one of the forms.
 std::optional<ChecksumEntry> ParseLine(absl::string_view line) {
+  // A list written on Windows: sha256sum -c drops the carriage return too.
+  absl::ConsumeSuffix(&line, "\r");
   const bool escaped = absl::ConsumePrefix(&line, "\\");
   absl::string_view digest, name;
   if (absl::ConsumePrefix(&line, "SHA256 (")) {

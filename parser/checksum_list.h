@@ -2,7 +2,8 @@
 // line, `<64 hex> <space or *><name>` (text or binary mode, no difference on
 // POSIX), a line starting with `\` when the name holds `\`, a newline or a
 // carriage return (escaped as `\\`, `\n`, `\r`), or the tagged form
-// `SHA256 (<name>) = <64 hex>`. Other lines (blank ones included) are
+// `SHA256 (<name>) = <64 hex>`; a line's final carriage return (CRLF lists)
+// is dropped, as `sha256sum -c` drops it. Other lines (blank ones included) are
 // counted as improperly formatted, as `sha256sum -c` warns of them, and
 // never stop the rest. The list is a caller's file, but read as untrusted:
 // nothing here opens what it names.

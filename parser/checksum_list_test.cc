@@ -46,6 +46,15 @@ TEST(ChecksumListTest, CountsImproperLinesAndKeepsTheRest) {
   EXPECT_THAT(list.malformed_lines, ElementsAre(1, 2, 3, 4, 5, 6, 7));
 }
 
+// A list with CRLF line ends reads as sha256sum -c reads it: the carriage
+// return is no part of the name.
+TEST(ChecksumListTest, CrlfLineEnds) {
+  const ChecksumList list = ParseSha256Sums(kA + "  a.bin\r\n" + kA + " *b.bin\r\n");
+  ASSERT_EQ(list.entries.size(), 2u);
+  EXPECT_EQ(list.entries[0].name, "a.bin");
+  EXPECT_EQ(list.entries[1].name, "b.bin");
+}
+
 TEST(ChecksumListTest, EmptyAndUnterminated) {
   EXPECT_TRUE(ParseSha256Sums("").entries.empty());
   EXPECT_TRUE(ParseSha256Sums("").malformed_lines.empty());
