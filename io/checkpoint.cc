@@ -30,11 +30,6 @@ namespace {
 constexpr absl::string_view kSuffixField = "{suffix}";
 constexpr absl::string_view kIndexExtension = ".index.json";
 
-std::string BaseName(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
 // Whether `path` names something other than a directory. A FIFO, a socket,
 // a dangling symlink or a symlink loop counts: File::Open then refuses it
 // saying what it is, rather than resolution passing it over in silence.
@@ -317,7 +312,7 @@ absl::StatusOr<Checkpoint> Checkpoint::Open(const std::string& path,
   if (resolved.index_path.empty()) {
     SAFETENSORS_ASSIGN_OR_RETURN(
         CheckpointShard shard,
-        OpenShard(BaseName(resolved.single_path), resolved.single_path, options));
+        OpenShard(BaseNameOf(resolved.single_path), resolved.single_path, options));
     checkpoint.shards_.push_back(std::move(shard));
   } else {
     checkpoint.index_path_ = resolved.index_path;

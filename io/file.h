@@ -21,6 +21,9 @@ namespace safetensors {
 // The directory part of `path`: "." for a bare name, "/" for a file in the root.
 std::string DirectoryOf(const std::string& path);
 
+// The part of `path` after its last '/': the whole path for a bare name.
+std::string BaseNameOf(const std::string& path);
+
 // The kFileTruncated status for a file that ended at byte `end` while
 // `expected_size` bytes were there when it was opened.
 absl::Status FileTruncatedError(const std::string& path, uint64_t end, uint64_t expected_size);

@@ -29,6 +29,7 @@
 #include "absl/types/span.h"
 #include "gtest/gtest.h"
 #include "io/direct_read.h"
+#include "io/file.h"
 
 namespace safetensors {
 namespace testing {
@@ -142,9 +143,8 @@ inline void MakeSpecialFile(SpecialFile kind, const std::string& path) {
     case SpecialFile::kSocket: {
       // A socket's path must fit in sun_path (108 bytes) and test folders
       // are deeper: bind a name relative to the folder, from inside it.
-      const size_t slash = path.rfind('/');
-      const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
-      const std::string name = path.substr(slash + 1);
+      const std::string dir = DirectoryOf(path);
+      const std::string name = BaseNameOf(path);
       char cwd[PATH_MAX];
       ASSERT_NE(::getcwd(cwd, sizeof cwd), nullptr);
       ASSERT_EQ(::chdir(dir.c_str()), 0) << dir;

@@ -26,11 +26,6 @@ namespace {
 // Deeper than any repository's folders; a bound so no tree can exhaust us.
 constexpr int kMaxDepth = 64;
 
-std::string BaseName(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
 bool IsDirectory(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
@@ -46,8 +41,8 @@ std::string RealPath(const std::string& path) {
 // named blobs/ and its name is a digest.
 std::optional<ExpectedDigest> BlobDigest(const std::string& real_path) {
   const std::string dir = DirectoryOf(real_path);
-  if (BaseName(dir) != "blobs") return std::nullopt;
-  return DigestFromBlobName(BaseName(real_path));
+  if (BaseNameOf(dir) != "blobs") return std::nullopt;
+  return DigestFromBlobName(BaseNameOf(real_path));
 }
 
 VerifyTarget TargetFor(const std::string& path) {
