@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "io/sigbus_guard.h"
 #include "openssl/evp.h"
@@ -74,14 +75,8 @@ class Hasher {
     if (EVP_DigestFinal_ex(context_.get(), digest, &length) != 1) {
       return MakeError(ErrorCode::kInternal, "libcrypto cannot finish a digest");
     }
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string hex;
-    hex.reserve(2 * length);
-    for (unsigned int i = 0; i < length; ++i) {
-      hex.push_back(kHex[digest[i] >> 4]);
-      hex.push_back(kHex[digest[i] & 0xF]);
-    }
-    return hex;
+    return absl::BytesToHexString(
+        absl::string_view(reinterpret_cast<const char*>(digest), length));
   }
 
  private:
