@@ -89,6 +89,20 @@ class ByteCursor {
     return true;
   }
 
+  // The next `n` (<= 8) bytes as a little-endian unsigned number, consumed;
+  // false (and no move, *value untouched) when fewer remain. For the binary
+  // formats (zip records, pickle operands).
+  ABSL_MUST_USE_RESULT bool TakeLittleEndian(size_t n, uint64_t* value) {
+    if (n > 8 || n > remaining()) return false;
+    uint64_t result = 0;
+    for (size_t i = n; i > 0; --i) {
+      result = (result << 8) | bytes_[position_ + i - 1];
+    }
+    position_ += n;
+    *value = result;
+    return true;
+  }
+
   // How many of the unread bytes equal `byte` (CountByte below).
   size_t Count(uint8_t byte) const { return CountByte(rest(), byte); }
 
@@ -128,6 +142,15 @@ class ByteCursor {
   absl::Span<const uint8_t> bytes_;
   size_t position_ = 0;
 };
+
+// The same bytes seen as text or as bytes (char and uint8_t views of one
+// buffer; nothing is copied).
+inline absl::string_view TextOf(absl::Span<const uint8_t> bytes) {
+  return absl::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+}
+inline absl::Span<const uint8_t> BytesOf(absl::string_view text) {
+  return absl::Span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size());
+}
 
 // The little-endian u64 in the first 8 bytes of `bytes`; false when shorter.
 ABSL_MUST_USE_RESULT inline bool ReadLittleEndian64(

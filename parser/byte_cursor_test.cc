@@ -153,5 +153,35 @@ TEST(ByteCursorTest, ReadsLittleEndian) {
   EXPECT_FALSE(ReadLittleEndian64(absl::MakeSpan(bytes).first(7), &value));
 }
 
+TEST(ByteCursorTest, TakesLittleEndianNumbersOfEveryWidth) {
+  const uint8_t bytes[] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09};
+  ByteCursor cursor(bytes);
+  uint64_t value = 0;
+  ASSERT_TRUE(cursor.TakeLittleEndian(2, &value));
+  EXPECT_EQ(value, 0x0201u);
+  ASSERT_TRUE(cursor.TakeLittleEndian(4, &value));
+  EXPECT_EQ(value, 0x06050403u);
+  ASSERT_TRUE(cursor.TakeLittleEndian(0, &value));
+  EXPECT_EQ(value, 0u);
+  EXPECT_EQ(cursor.position(), 6u);
+
+  ByteCursor whole(bytes);
+  ASSERT_TRUE(whole.TakeLittleEndian(8, &value));
+  EXPECT_EQ(value, 0x0807060504030201u);
+}
+
+TEST(ByteCursorTest, TakeLittleEndianRefusesShortInputAndWideNumbers) {
+  const uint8_t bytes[] = {0xff, 0xee, 0xdd};
+  ByteCursor cursor(bytes);
+  uint64_t value = 42;
+  EXPECT_FALSE(cursor.TakeLittleEndian(4, &value));
+  EXPECT_FALSE(cursor.TakeLittleEndian(9, &value));
+  EXPECT_EQ(value, 42u);
+  EXPECT_EQ(cursor.position(), 0u);
+  ASSERT_TRUE(cursor.TakeLittleEndian(3, &value));
+  EXPECT_EQ(value, 0xddeeffu);
+  EXPECT_TRUE(cursor.AtEnd());
+}
+
 }  // namespace
 }  // namespace safetensors

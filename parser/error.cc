@@ -79,6 +79,16 @@ std::optional<CodeInfo> Info(ErrorCode code) {
       return CodeInfo{"NotRegularFile", "", absl::StatusCode::kFailedPrecondition};
     case ErrorCode::kFileTruncated:
       return CodeInfo{"FileTruncated", "", absl::StatusCode::kDataLoss};
+    case ErrorCode::kUnsupportedFormat:
+      return CodeInfo{"UnsupportedFormat", "", absl::StatusCode::kInvalidArgument};
+    case ErrorCode::kInvalidArchive:
+      return CodeInfo{"InvalidArchive", "", absl::StatusCode::kInvalidArgument};
+    case ErrorCode::kInvalidPickle:
+      return CodeInfo{"InvalidPickle", "", absl::StatusCode::kInvalidArgument};
+    case ErrorCode::kRefusedGlobal:
+      return CodeInfo{"RefusedGlobal", "", absl::StatusCode::kPermissionDenied};
+    case ErrorCode::kInvalidStorage:
+      return CodeInfo{"InvalidStorage", "", absl::StatusCode::kInvalidArgument};
   }
   return std::nullopt;  // a value outside the enum
 }

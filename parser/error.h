@@ -63,11 +63,19 @@ enum class ErrorCode {
   kNotRegularFile,        // a FIFO, socket, device or directory where a file
                           // was expected (refused without blocking)
   kFileTruncated,         // a file shrank after it was opened (data loss)
+  // Pickle checkpoints (torch.save's formats), read as data, never run.
+  kUnsupportedFormat,     // neither a safetensors nor a torch.save file we
+                          // read: TorchScript archive, tar format, other bytes
+  kInvalidArchive,        // a zip whose structure is broken or ambiguous
+  kInvalidPickle,         // a pickle stream outside our grammar or limits
+  kRefusedGlobal,         // a global or persistent id outside the allow-list
+  kInvalidStorage,        // a storage or tensor record that does not fit its
+                          // bytes (extent, size, missing or extra record)
   // Append new codes here, then update kLastErrorCode, the table in error.cc
   // and the one in error_test.cc (the compiler and the test enforce both).
 };
 
-inline constexpr ErrorCode kLastErrorCode = ErrorCode::kFileTruncated;
+inline constexpr ErrorCode kLastErrorCode = ErrorCode::kInvalidStorage;
 inline constexpr int kNumErrorCodes = static_cast<int>(kLastErrorCode);
 
 // Every code, in declaration order.

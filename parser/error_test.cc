@@ -69,6 +69,11 @@ constexpr ExpectedCode kExpected[] = {
     {ErrorCode::kUnlistedTensor, "UnlistedTensor", "", kBadInput},
     {ErrorCode::kNotRegularFile, "NotRegularFile", "", absl::StatusCode::kFailedPrecondition},
     {ErrorCode::kFileTruncated, "FileTruncated", "", absl::StatusCode::kDataLoss},
+    {ErrorCode::kUnsupportedFormat, "UnsupportedFormat", "", absl::StatusCode::kInvalidArgument},
+    {ErrorCode::kInvalidArchive, "InvalidArchive", "", absl::StatusCode::kInvalidArgument},
+    {ErrorCode::kInvalidPickle, "InvalidPickle", "", absl::StatusCode::kInvalidArgument},
+    {ErrorCode::kRefusedGlobal, "RefusedGlobal", "", absl::StatusCode::kPermissionDenied},
+    {ErrorCode::kInvalidStorage, "InvalidStorage", "", absl::StatusCode::kInvalidArgument},
 };
 static_assert(std::size(kExpected) == kNumErrorCodes,
               "a code was added to ErrorCode: give it a row in kExpected");

@@ -15,7 +15,8 @@ APT_PACKAGES=(
 # checkpoints: both used only by tests and benchmarks, as oracles.
 # fastsafetensors 0.5.0 is a benchmark contender only (it needs no torch of its
 # own: its torch requirement is an optional extra).
-PIP_PACKAGES=(torch==2.13.0 safetensors==0.8.0 huggingface-hub==2.4.0 fastsafetensors==0.5.0)
+PIP_PACKAGES=(torch==2.13.0 safetensors==0.8.0 huggingface-hub==2.4.0 fastsafetensors==0.5.0
+  fickling==0.1.12)
 
 SUDO=""
 if [[ "$(id -u)" != 0 ]]; then SUDO="sudo"; fi
