@@ -739,7 +739,13 @@ bool LooksLikeTar(absl::Span<const uint8_t> file) {
 }  // namespace
 
 bool LooksLikePickleCheckpoint(absl::Span<const uint8_t> file) {
-  return StartsLikeZip(file) || (file.size() >= 2 && file[0] == 0x80 && file[1] == 0x02);
+  // PROTO 2, LONG1 of 10 bytes, the magic number.
+  constexpr uint8_t kLegacyStart[] = {0x80, 0x02, 0x8a, 0x0a};
+  const absl::Span<const uint8_t> start(kLegacyStart);
+  return StartsLikeZip(file) ||
+         (file.size() >= start.size() + sizeof kLegacyMagic &&
+          file.subspan(0, start.size()) == start &&
+          file.subspan(start.size(), sizeof kLegacyMagic) == absl::Span<const uint8_t>(kLegacyMagic));
 }
 
 absl::StatusOr<PickleCheckpoint> ParsePickleCheckpoint(absl::Span<const uint8_t> file,
@@ -747,7 +753,7 @@ absl::StatusOr<PickleCheckpoint> ParsePickleCheckpoint(absl::Span<const uint8_t>
   PickleCheckpoint result;
   if (StartsLikeZip(file)) {
     SAFETENSORS_RETURN_IF_ERROR(ParseZipCheckpoint(file, options, result));
-  } else if (LooksLikePickleCheckpoint(file)) {
+  } else if (file.size() >= 2 && file[0] == 0x80 && file[1] == 0x02) {  // PROTO 2
     SAFETENSORS_RETURN_IF_ERROR(ParseLegacyCheckpoint(file, options, result));
   } else if (LooksLikeTar(file)) {
     return MakeError(ErrorCode::kUnsupportedFormat,

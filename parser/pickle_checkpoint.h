@@ -103,8 +103,10 @@ struct PickleCheckpointOptions {
 absl::StatusOr<PickleCheckpoint> ParsePickleCheckpoint(absl::Span<const uint8_t> file,
                                                        const PickleCheckpointOptions& options);
 
-// True when `file` starts as a torch.save file does (a zip's first local
-// header, or a legacy file's PROTO 2): for choosing a reader by content.
+// True when `file` (its first 14 bytes are enough) starts as a torch.save
+// file does: a zip's first local header, or a legacy file's PROTO 2 and magic
+// number. No safetensors file starts so (its header length would be above
+// 64 MiB): for choosing a reader by content.
 bool LooksLikePickleCheckpoint(absl::Span<const uint8_t> file);
 
 }  // namespace safetensors

@@ -14,6 +14,7 @@
 #include "io/checkpoint.h"
 #include "io/file.h"
 #include "io/header_file.h"
+#include "io/pickle_file.h"
 #include "io/tensor_filter.h"
 #include "parser/dtype.h"
 #include "parser/error.h"
@@ -23,6 +24,7 @@
 #include "parser/lint.h"
 #include "parser/status_macros.h"
 #include "tools/cli_util.h"
+#include "tools/pickle_scan.h"
 #include "tools/verify_command.h"
 
 namespace safetensors {
@@ -30,7 +32,7 @@ namespace cli {
 
 using internal::TensorFilter;
 
-constexpr char kCheckUsage[] = R"(usage: safetensors check [--json] [--strict[=warn|error]] [--verify] FILE...
+constexpr char kCheckUsage[] = R"(usage: safetensors check [--json] [--strict[=warn|error]] [--verify] [--skip-unknown] FILE...
 
 Validates each file's header and layout exactly as the reference
 implementation does, plus this project's stricter rules, reading only the
@@ -46,11 +48,19 @@ for its dtype, a checkpoint whose total_size differs from its shards' data;
 --strict=error fails on them. --verify also checks each file's content
 against its hub-cache blob name, as `safetensors verify` does, in the same
 pass over the files (its lines follow).
+A FILE that is a torch.save checkpoint (pytorch_model.bin, .pt, .ckpt; told
+by its content) is read as data, never run: its zip or legacy framing, its
+pickle's opcodes and every global it names are checked against what
+torch.save writes for tensors; anything else (os.system, eval, custom
+classes, quantized tensors) is refused, naming it and its byte offset.
+--skip-unknown instead keeps such objects as inert placeholders, reported as
+warnings; the tensors under them are not extracted. Its JSON adds format,
+storages and globals (name, allowed, count, first_offset).
 exit: 0 all valid, 1 any invalid (or warnings with --strict=error, or a
 mismatch or missing file with --verify), 2 usage/I-O.
 )";
 
-constexpr char kInspectUsage[] = R"(usage: safetensors inspect [--json] [--filter REGEX] FILE
+constexpr char kInspectUsage[] = R"(usage: safetensors inspect [--json] [--filter REGEX] [--skip-unknown] FILE
 
 FILE is a .safetensors file, or a checkpoint (a directory or an index).
 Prints the metadata, for a checkpoint its shards, a table of tensors (name,
@@ -58,6 +68,10 @@ dtype, shape, size, offset, and shard for a checkpoint) and
 totals (count, parameters, bytes by dtype). Reads only the header, so a
 multi-gigabyte file takes no longer than a small one. --filter keeps tensors
 whose name the RE2 pattern matches (anywhere; anchor with ^ and $).
+A torch.save checkpoint (pytorch_model.bin, .pt, .ckpt) is read as data:
+its format, every global its pickle names (allowed or skipped), tensors
+(with strides and storage offsets), storages, non-tensor values (epochs,
+strings) and skipped objects (--skip-unknown, as for check).
 )";
 
 namespace {
@@ -71,7 +85,18 @@ struct CheckResult {
   // A checkpoint's shards, each checked on its own.
   bool is_checkpoint = false;
   std::vector<CheckResult> shards;
+  // A torch.save file: its format and globals.
+  std::optional<PickleCheckpoint> pickle;
 };
+
+// The names torch.save files go by: pytorch_model.bin, *.pt, *.pth, *.ckpt.
+// Only for choosing which refusal to report; acceptance is by content.
+bool HasPickleCheckpointName(const std::string& path) {
+  for (const char* suffix : {".bin", ".pt", ".pth", ".ckpt"}) {
+    if (absl::EndsWith(path, suffix)) return true;
+  }
+  return false;
+}
 
 // A directory or an index is a checkpoint; any other path one file.
 bool IsCheckpointPath(const std::string& path) {
@@ -89,6 +114,26 @@ CheckResult CheckFile(const std::string& shown, const std::string& path, bool st
   result.tensors = header->tensors().size();
   result.bytes = header->file_size();
   if (strict) result.warnings = HygieneWarnings(*header);
+  return result;
+}
+
+// A torch.save file, read as data: refused unless every global is on the
+// allow-list (or, with skip_unknown, kept as a placeholder and reported).
+CheckResult CheckPickleFile(const std::string& shown, const std::string& path, bool skip_unknown) {
+  CheckResult result;
+  result.file = shown;
+  PickleCheckpointOptions options;
+  options.skip_unknown = skip_unknown;
+  absl::StatusOr<PickleCheckpointFile> opened = OpenPickleCheckpoint(path, options);
+  result.status = opened.status();
+  if (!opened.ok()) return result;
+  result.tensors = opened->table.tensors.size();
+  result.bytes = opened->file->size();
+  for (const PickleOther& skipped : opened->table.skipped) {
+    result.warnings.push_back(absl::StrCat("skipped ", QuoteForMessage(skipped.name), ": ",
+                                           skipped.description, " (not extracted)"));
+  }
+  result.pickle = std::move(opened->table);
   return result;
 }
 
@@ -144,6 +189,10 @@ std::string CheckJson(const CheckResult& r) {
     absl::StrAppend(&json, i ? "," : "", JsonStringForTerminal(r.warnings[i]));
   }
   json += "]";
+  if (r.pickle.has_value()) {
+    absl::StrAppend(&json, ",\"format\":\"", PickleFormatName(r.pickle->format),
+                    "\",\"storages\":", r.pickle->storages.size(), ",\"globals\":", GlobalsJson(*r.pickle));
+  }
   if (r.is_checkpoint) {
     json += ",\"shards\":[";
     for (size_t i = 0; i < r.shards.size(); ++i) {
@@ -157,6 +206,12 @@ std::string CheckJson(const CheckResult& r) {
 // "OK, 3 tensors, 96 bytes", "INVALID [Code; reference: Class]: message" or
 // "ERROR: message".
 std::string Verdict(const CheckResult& r) {
+  if (r.status.ok() && r.pickle.has_value()) {
+    return absl::StrCat("OK, ", PickleFormatName(r.pickle->format), ", ", r.tensors, " tensors over ",
+                        r.pickle->storages.size(), " storages, ", r.bytes, " bytes (read as data: ",
+                        SummarizeGlobals(*r.pickle).size(), " distinct globals, ",
+                        r.pickle->skipped.empty() ? "all on the allow-list)" : "some skipped)");
+  }
   if (r.status.ok()) {
     return absl::StrCat("OK, ", r.is_checkpoint ? absl::StrCat("checkpoint of ", r.shards.size(), " shards, ") : "",
                         r.tensors, " tensors, ", r.bytes, " bytes");
@@ -173,7 +228,7 @@ std::string Verdict(const CheckResult& r) {
 }  // namespace
 
 int Check(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  absl::StatusOr<Args> parsed = ParseArgs(args, {}, {"json", "strict", "verify", "help"});
+  absl::StatusOr<Args> parsed = ParseArgs(args, {}, {"json", "strict", "verify", "skip-unknown", "help"});
   if (parsed.ok() && parsed->flags.count("help")) {
     out << kCheckUsage;
     return kExitOk;
@@ -185,6 +240,7 @@ int Check(const std::vector<std::string>& args, std::ostream& out, std::ostream&
   }
   const bool json = parsed->flags.count("json") != 0;
   const bool strict = parsed->flags.count("strict") != 0;
+  const bool skip_unknown = parsed->flags.count("skip-unknown") != 0;
   const std::string strict_mode = strict ? parsed->flags["strict"] : "";
   if (strict && strict_mode != "" && strict_mode != "warn" && strict_mode != "error") {
     err << "safetensors check: --strict takes warn or error, not " << strict_mode << "\n";
@@ -200,8 +256,19 @@ int Check(const std::vector<std::string>& args, std::ostream& out, std::ostream&
   bool any_invalid = false, any_io = false, any_warning = false;
   for (const std::string& file : parsed->positional) {
     const std::string path = ResolvePath(file);
-    const CheckResult r =
-        IsCheckpointPath(path) ? CheckCheckpoint(file, path, strict) : CheckFile(file, path, strict);
+    CheckResult r;
+    if (IsCheckpointPath(path)) {
+      r = CheckCheckpoint(file, path, strict);
+    } else if (IsPickleCheckpointFile(path).value_or(false)) {
+      r = CheckPickleFile(file, path, skip_unknown);
+    } else {
+      r = CheckFile(file, path, strict);
+      // A file named as torch.save names its output that is no safetensors
+      // file either: the torch.save reader's verdict says more about it.
+      if (!r.status.ok() && !IsIoError(r.status) && HasPickleCheckpointName(path)) {
+        r = CheckPickleFile(file, path, skip_unknown);
+      }
+    }
     any_io |= IsIoError(r.status);
     any_invalid |= !r.status.ok() && !IsIoError(r.status);
     any_warning |= !r.warnings.empty();
@@ -298,7 +365,7 @@ std::string MetadataJson(const InspectView& view) {
 }  // namespace
 
 int Inspect(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  absl::StatusOr<Args> parsed = ParseArgs(args, {"filter"}, {"json", "help"});
+  absl::StatusOr<Args> parsed = ParseArgs(args, {"filter"}, {"json", "skip-unknown", "help"});
   if (parsed.ok() && parsed->flags.count("help")) {
     out << kInspectUsage;
     return kExitOk;
@@ -312,7 +379,14 @@ int Inspect(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   const std::string& file = parsed->positional[0];
   absl::StatusOr<TensorFilter> filter = TensorFilter::Compile(parsed->flags["filter"]);
   if (!filter.ok()) return ReportError(file, filter.status(), err);
-  absl::StatusOr<InspectView> read = ReadForInspect(ResolvePath(file), *filter);
+  const std::string path = ResolvePath(file);
+  if (!IsCheckpointPath(path) &&
+      (IsPickleCheckpointFile(path).value_or(false) ||
+       (HasPickleCheckpointName(path) && IsPickleCheckpointFile(path).ok() && !ReadHeaderFile(path).ok()))) {
+    return InspectPickle(file, path, parsed->flags.count("json") != 0, parsed->flags.count("skip-unknown") != 0,
+                         *filter, out, err);
+  }
+  absl::StatusOr<InspectView> read = ReadForInspect(path, *filter);
   if (!read.ok()) return ReportError(file, read.status(), err);
   const InspectView& view = *read;
   const bool sharded = view.checkpoint.has_value();
