@@ -21,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ALL=(parse_header_fuzzer header_json_fuzzer load_fuzzer roundtrip_fuzzer index_fuzzer checkpoint_fuzzer
-     checksum_list_fuzzer)
+     checksum_list_fuzzer zip_archive_fuzzer pickle_reader_fuzzer pickle_checkpoint_fuzzer)
 seconds=60
 targets=()
 mode=fuzz
@@ -46,7 +46,8 @@ seeds_of() {
   local target="$1"
   case "$target" in
     index_fuzzer) echo testdata/checkpoints ;;  # its folders hold the indexes
-    checkpoint_fuzzer|checksum_list_fuzzer) ;;  # their own formats, under fuzz/seeds/
+    checkpoint_fuzzer|checksum_list_fuzzer|pickle_reader_fuzzer) ;;  # their own formats, under fuzz/seeds/
+    zip_archive_fuzzer|pickle_checkpoint_fuzzer) echo testdata/pickle ;;
     *) printf '%s\n' testdata/conformance/files testdata/golden testdata/invalid ;;
   esac
   echo "fuzz/regressions/$target"
@@ -83,11 +84,20 @@ if [[ $mode == coverage ]]; then
   exit 0
 fi
 
+# The dictionary of a target's format.
+dict_of() {
+  case "$1" in
+    zip_archive_fuzzer|pickle_reader_fuzzer|pickle_checkpoint_fuzzer) echo fuzz/pickle.dict ;;
+    *) echo fuzz/safetensors.dict ;;
+  esac
+}
+
 # Longest input worth mutating, per target: whole files for the byte-level
 # targets, short choice streams for the structure-aware ones.
 max_len() {
   case "$1" in
-    parse_header_fuzzer|load_fuzzer|index_fuzzer|checkpoint_fuzzer) echo 65536 ;;
+    parse_header_fuzzer|load_fuzzer|index_fuzzer|checkpoint_fuzzer|zip_archive_fuzzer|\
+    pickle_checkpoint_fuzzer|pickle_reader_fuzzer) echo 65536 ;;
     *) echo 4096 ;;
   esac
 }
@@ -109,7 +119,7 @@ for target in "${targets[@]}"; do
   if ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=1" \
      UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
      "$bin/fuzz/$target" -max_total_time="$seconds" -max_len="$(max_len "$target")" \
-       -timeout=10 -rss_limit_mb=4096 -malloc_limit_mb=4096 -dict=fuzz/safetensors.dict \
+       -timeout=10 -rss_limit_mb=4096 -malloc_limit_mb=4096 -dict="$(dict_of "$target")" \
        -artifact_prefix="$artifacts" -print_final_stats=1 \
        "$corpus" "${seeds[@]}" >"$log" 2>&1; then
     # The last status line carries the final coverage (cov: edges, ft: features).

@@ -372,6 +372,22 @@ def main():
                 "(torch.load(weights_only=True), written by tools/gen_pickle_checkpoints.py)\n")
         for row in expected:
             f.write("\t".join(row) + "\n")
+    # The pickles alone, as seeds for fuzz/pickle_reader_fuzzer.
+    seeds = os.path.join(os.path.dirname(OUT), "..", "fuzz", "seeds", "pickle_reader_fuzzer")
+    shutil.rmtree(seeds, ignore_errors=True)
+    os.makedirs(seeds)
+    for case, _, _ in cases:
+        with open(os.path.join(OUT, case), "rb") as f:
+            data = f.read()
+        if not data.startswith(b"PK\x03\x04"):
+            continue
+        try:
+            for name, record in zip_records(data):
+                if name.endswith("data.pkl"):
+                    with open(os.path.join(seeds, case.replace(".", "_") + ".pkl"), "wb") as f:
+                        f.write(record)
+        except (zipfile.BadZipFile, RuntimeError, NotImplementedError):
+            pass
     print(f"wrote {len(cases)} cases to {OUT}")
 
 
