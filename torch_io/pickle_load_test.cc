@@ -1,0 +1,115 @@
+#include "torch_io/pickle_load.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "parser/dtype.h"
+#include "parser/error.h"
+#include "parser/status_matchers.h"
+#include "testdata/test_files.h"
+#include "torch_io/dtype_map.h"
+
+namespace safetensors {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::HasErrorCode;
+using testing::IsOk;
+using testing::ReadTsv;
+
+constexpr char kDir[] = "testdata/pickle/";
+
+std::string ContiguousBytes(const at::Tensor& t) {
+  const at::Tensor c = t.contiguous();
+  return std::string(static_cast<const char*>(c.data_ptr()), c.nbytes());
+}
+
+// Every tensor of every valid file equals torch.load(weights_only=True)'s:
+// dtype, shape, stride, storage offset and elements (by digest), with both
+// backends.
+TEST(PickleLoadTest, TensorsEqualTorchLoads) {
+  std::map<std::string, std::vector<std::vector<std::string>>> expected;
+  for (const auto& row : ReadTsv(std::string(kDir) + "expected.tsv")) expected[row[0]].push_back(row);
+  ASSERT_GE(expected.size(), 10u);
+  for (Backend backend : {Backend::kMmap, Backend::kPread}) {
+    LoadOptions options;
+    options.backend = backend;
+    for (const auto& [file, rows] : expected) {
+      SCOPED_TRACE(absl::StrCat(file, backend == Backend::kMmap ? " mmap" : " pread"));
+      const absl::StatusOr<TensorDict> tensors = load_pickle_file(kDir + file, "cpu", options);
+      ASSERT_THAT(tensors, IsOk());
+      ASSERT_EQ(tensors->size(), rows.size());
+      for (const auto& row : rows) {
+        SCOPED_TRACE(row[1]);
+        const at::Tensor* t = tensors->find(row[1]);
+        ASSERT_NE(t, nullptr);
+        const absl::StatusOr<Dtype> dtype = FromScalarType(t->scalar_type(), row[1]);
+        ASSERT_THAT(dtype, IsOk());
+        EXPECT_EQ(DtypeName(*dtype), row[2]);
+        EXPECT_EQ(absl::StrJoin(t->sizes(), ","), row[3]);
+        EXPECT_EQ(absl::StrJoin(t->strides(), ","), row[4]);
+        EXPECT_EQ(absl::StrCat(t->storage_offset()), row[5]);
+        EXPECT_EQ(testing::Sha256Hex(ContiguousBytes(*t)), row[6]);
+      }
+    }
+  }
+}
+
+// As torch.load returns them: views of one storage share it.
+TEST(PickleLoadTest, ViewsShareTheirStorage) {
+  for (const char* file : {"views.pt", "legacy.pt"}) {
+    for (Backend backend : {Backend::kMmap, Backend::kPread}) {
+      SCOPED_TRACE(file);
+      LoadOptions options;
+      options.backend = backend;
+      const absl::StatusOr<TensorDict> tensors = load_pickle_file(std::string(kDir) + file, "cpu", options);
+      ASSERT_THAT(tensors, IsOk());
+      const at::Tensor& base = (*tensors)["base"];
+      const at::Tensor& row = std::string(file) == "views.pt" ? (*tensors)["row"] : (*tensors)["row"];
+      EXPECT_TRUE(base.storage().is_alias_of(row.storage()));
+      EXPECT_EQ(static_cast<const char*>(row.data_ptr()) - static_cast<const char*>(base.data_ptr()),
+                row.storage_offset() * 4);
+    }
+  }
+  const absl::StatusOr<TensorDict> views = load_pickle_file(std::string(kDir) + "views.pt");
+  ASSERT_THAT(views, IsOk());
+  EXPECT_EQ((*views)["tied"].data_ptr(), (*views)["base"].data_ptr());
+}
+
+TEST(PickleLoadTest, FilterReadsOnlyWhatItSelects) {
+  LoadOptions options;
+  options.tensor_filter = "^layer\\.bias$";
+  std::vector<LoadProgress> reports;
+  options.progress = [&](const LoadProgress& p) { reports.push_back(p); };
+  const absl::StatusOr<TensorDict> tensors =
+      load_pickle_file(std::string(kDir) + "trainer.ckpt", "cpu", options);
+  ASSERT_THAT(tensors, IsOk());
+  ASSERT_EQ(tensors->size(), 1u);
+  EXPECT_EQ(tensors->begin()->key(), "layer.bias");
+  ASSERT_FALSE(reports.empty());
+  EXPECT_EQ(reports.back().bytes_total, 12u);  // the bias's storage only
+  EXPECT_EQ(reports.back().tensors_done, 1u);
+}
+
+TEST(PickleLoadTest, RefusesWhatTheReaderRefuses) {
+  const absl::StatusOr<TensorDict> refused = load_pickle_file(std::string(kDir) + "fickling_exec.pt");
+  EXPECT_THAT(refused, HasErrorCode(ErrorCode::kRefusedGlobal));
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("builtins.exec"));
+  EXPECT_THAT(load_pickle_file(std::string(kDir) + "storage_larger_than_record.pt"),
+              HasErrorCode(ErrorCode::kInvalidStorage));
+  PickleCheckpointOptions skip;
+  skip.skip_unknown = true;
+  const absl::StatusOr<TensorDict> none = load_pickle_file(std::string(kDir) + "quantized.pt", "cpu", {}, skip);
+  ASSERT_THAT(none, IsOk());
+  EXPECT_EQ(none->size(), 0u);
+}
+
+}  // namespace
+}  // namespace safetensors
