@@ -26,6 +26,7 @@
 #include "torch_io/model_internal.h"
 #include "torch_io/open_file.h"
 #include "torch_io/save_internal.h"
+#include "torch_io/shared_tensors.h"
 #include "torch_io/torch_errors.h"
 
 namespace safetensors {

@@ -49,49 +49,6 @@ TensorDict StateDict(const torch::nn::Module& model) {
   return state;
 }
 
-absl::StatusOr<std::map<std::string, std::vector<std::string>>> RemoveDuplicateNames(
-    const TensorDict& state, const std::set<std::string>& preferred_names,
-    const std::set<std::string>& discard_names) {
-  std::map<std::string, std::vector<std::string>> to_remove;
-  if (EachTensorOwnsItsStorage(state)) return to_remove;
-  for (const std::vector<std::string>& shared : FindSharedTensors(state)) {
-    // Nearly every group is one tensor that covers its storage: nothing to do.
-    if (shared.size() == 1 && CoversWholeStorage(state[shared[0]])) continue;
-    std::vector<std::string> complete;  // sorted, as `shared` is
-    for (const std::string& name : shared) {
-      if (CoversWholeStorage(state[name])) complete.push_back(name);
-    }
-    if (complete.empty()) {
-      return MakeError(
-          ErrorCode::kInvalidTensor,
-          absl::StrCat("Error while trying to find names to remove to save state dict, but "
-                       "found no suitable name to keep for saving amongst: {",
-                       absl::StrJoin(shared, ", "),
-                       "}. None is covering the entire storage.Refusing to save/load the "
-                       "model since you could be storing much more memory than needed. "
-                       "Please refer to https://huggingface.co/docs/safetensors/"
-                       "torch_shared_tensors for more information. Or open an issue."));
-    }
-    std::string keep = complete.front();
-    for (const std::string& name : complete) {
-      if (discard_names.count(name) == 0) {
-        keep = name;  // the first complete name not to be discarded
-        break;
-      }
-    }
-    for (const std::string& name : complete) {
-      if (preferred_names.count(name) != 0) {
-        keep = name;  // the first complete name the file has
-        break;
-      }
-    }
-    for (const std::string& name : shared) {
-      if (name != keep) to_remove[keep].push_back(name);
-    }
-  }
-  return to_remove;
-}
-
 }  // namespace internal
 
 absl::Status save_model(const torch::nn::Module& model, const std::string& path,

@@ -67,14 +67,6 @@ namespace internal {
 // tensors skipped. The tensors share memory with the module's.
 TensorDict StateDict(const torch::nn::Module& model);
 
-// The reference's _remove_duplicate_names: for each shared group, the name to
-// keep and the sorted names to drop.
-// huggingface_hub's version also takes `discard_names`: names kept only when
-// every complete name of their group is one.
-absl::StatusOr<std::map<std::string, std::vector<std::string>>> RemoveDuplicateNames(
-    const TensorDict& state, const std::set<std::string>& preferred_names = {},
-    const std::set<std::string>& discard_names = {});
-
 }  // namespace internal
 }  // namespace safetensors
 

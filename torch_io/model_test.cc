@@ -24,6 +24,7 @@
 #include "torch_io/load.h"
 #include "torch_io/safe_open.h"
 #include "torch_io/save.h"
+#include "torch_io/shared_tensors.h"
 #include "torch_io/testing/shaped_module.h"
 #include "torch_io/testing/test_util.h"
 #include "torch_io/testing/tiny_lm.h"

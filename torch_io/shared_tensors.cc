@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
+#include <set>
 #include <tuple>
 #include <vector>
 
@@ -19,21 +21,13 @@ uintptr_t EndAddress(const at::Tensor& t) {
   return start + static_cast<uintptr_t>(last + 1) * static_cast<uintptr_t>(t.element_size());
 }
 
-// A tensor's place in memory: its storage (as the reference keys storages:
-// device, storage pointer, storage bytes), its byte range, and whether it
-// covers that storage whole.
-struct Area {
-  std::tuple<int, int, uintptr_t, size_t> storage;
-  uintptr_t start;
-  uintptr_t stop;
-  bool whole_storage;
-  const std::string* name;
-};
-
-// One area per tensor that has memory (undefined, meta and empty-storage
-// tensors share none), in `tensors`' order.
-std::vector<Area> AreasOf(const TensorDict& tensors) {
-  std::vector<Area> areas;
+// The areas of every tensor that has memory (undefined, meta and
+// empty-storage tensors share none), in `tensors`' order. Storages are keyed
+// as the reference keys them (device, storage pointer, storage bytes), then
+// numbered.
+std::vector<StorageArea> AreasOf(const TensorDict& tensors) {
+  std::map<std::tuple<int, int, uintptr_t, size_t>, uint64_t> storage_ids;
+  std::vector<StorageArea> areas;
   areas.reserve(tensors.size());
   for (const auto& item : tensors) {
     const at::Tensor& t = item.value();
@@ -41,11 +35,11 @@ std::vector<Area> AreasOf(const TensorDict& tensors) {
     const uintptr_t storage = reinterpret_cast<uintptr_t>(t.storage().data());
     const size_t bytes = t.storage().nbytes();
     if (storage == 0 || bytes == 0) continue;
-    areas.push_back(Area{{static_cast<int>(t.device().type()), t.device().index(), storage, bytes},
-                         reinterpret_cast<uintptr_t>(t.data_ptr()),
-                         EndAddress(t),
-                         CoversWholeStorage(t),
-                         &item.key()});
+    const auto key = std::make_tuple(static_cast<int>(t.device().type()), int{t.device().index()}, storage, bytes);
+    const uint64_t id = storage_ids.emplace(key, storage_ids.size()).first->second;
+    const uintptr_t start = reinterpret_cast<uintptr_t>(t.data_ptr()) - storage;
+    areas.push_back(StorageArea{id, start, start + (EndAddress(t) - reinterpret_cast<uintptr_t>(t.data_ptr())),
+                                CoversWholeStorage(t), item.key()});
   }
   return areas;
 }
@@ -53,26 +47,15 @@ std::vector<Area> AreasOf(const TensorDict& tensors) {
 }  // namespace
 
 std::vector<std::vector<std::string>> FindSharedTensors(const TensorDict& tensors) {
-  // Sorted by storage, then by byte range and name.
-  std::vector<Area> areas = AreasOf(tensors);
-  std::sort(areas.begin(), areas.end(), [](const Area& a, const Area& b) {
-    return std::tie(a.storage, a.start, a.stop, *a.name) <
-           std::tie(b.storage, b.start, b.stop, *b.name);
-  });
-  // Within one storage, only tensors whose byte ranges overlap the previous
-  // one's are shared (the reference's _filter_shared_not_shared).
-  std::vector<std::vector<std::string>> groups;
-  for (size_t i = 0; i < areas.size(); ++i) {
-    const bool same_storage = i > 0 && areas[i].storage == areas[i - 1].storage;
-    if (same_storage && areas[i].start < areas[i - 1].stop) {
-      groups.back().push_back(*areas[i].name);
-    } else {
-      groups.push_back({*areas[i].name});
-    }
-  }
-  for (auto& group : groups) std::sort(group.begin(), group.end());
-  std::sort(groups.begin(), groups.end());
-  return groups;
+  return FindSharedGroups(AreasOf(tensors));
+}
+
+absl::StatusOr<std::map<std::string, std::vector<std::string>>> RemoveDuplicateNames(
+    const TensorDict& state, const std::set<std::string>& preferred_names,
+    const std::set<std::string>& discard_names) {
+  if (EachTensorOwnsItsStorage(state)) return std::map<std::string, std::vector<std::string>>();
+  const std::vector<StorageArea> areas = AreasOf(state);
+  return ChooseNamesToRemove(FindSharedGroups(areas), areas, preferred_names, discard_names);
 }
 
 bool CoversWholeStorage(const at::Tensor& t) {
@@ -81,13 +64,13 @@ bool CoversWholeStorage(const at::Tensor& t) {
 }
 
 bool EachTensorOwnsItsStorage(const TensorDict& tensors) {
-  std::vector<Area> areas = AreasOf(tensors);
-  for (const Area& area : areas) {
+  std::vector<StorageArea> areas = AreasOf(tensors);
+  for (const StorageArea& area : areas) {
     if (!area.whole_storage) return false;
   }
   std::sort(areas.begin(), areas.end(),
-            [](const Area& a, const Area& b) { return a.storage < b.storage; });
-  return std::adjacent_find(areas.begin(), areas.end(), [](const Area& a, const Area& b) {
+            [](const StorageArea& a, const StorageArea& b) { return a.storage < b.storage; });
+  return std::adjacent_find(areas.begin(), areas.end(), [](const StorageArea& a, const StorageArea& b) {
            return a.storage == b.storage;
          }) == areas.end();
 }
