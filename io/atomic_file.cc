@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <random>
+#include <vector>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -102,6 +103,45 @@ absl::Status AtomicFileWriter::Append(absl::string_view bytes) {
       return MakeIoError(errno, absl::StrCat("cannot write ", QuoteForMessage(temp_path_)));
     }
     bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AtomicFileWriter::AppendFrom(const File& source, uint64_t offset, uint64_t length) {
+  if (fd_ < 0) {
+    return MakeError(ErrorCode::kInternal,
+                     absl::StrCat("append to ", QuoteForMessage(temp_path_), " after finish"));
+  }
+  // The kernel copies (on file systems that share extents, without copying
+  // at all); where it cannot (across file systems before Linux 5.19, or a
+  // file system without it), a bounded buffer does.
+  bool kernel_copies = true;
+  std::vector<uint8_t> buffer;
+  while (length > 0) {
+    const size_t chunk = static_cast<size_t>(std::min<uint64_t>(length, uint64_t{1} << 30));
+    if (kernel_copies) {
+      loff_t from = static_cast<loff_t>(offset);
+      const ssize_t n = ::copy_file_range(source.fd(), &from, fd_, nullptr, chunk, 0);
+      if (n > 0) {
+        offset += static_cast<uint64_t>(n);
+        length -= static_cast<uint64_t>(n);
+        continue;
+      }
+      if (n == 0) return FileTruncatedError(source.path(), offset, source.size());
+      if (errno == EINTR) continue;
+      if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP) {
+        return MakeIoError(errno, absl::StrCat("cannot copy from ", QuoteForMessage(source.path()), " to ",
+                                               QuoteForMessage(temp_path_)));
+      }
+      kernel_copies = false;
+      buffer.resize(static_cast<size_t>(std::min<uint64_t>(length, kCopyBufferBytes)));
+    }
+    const size_t piece = static_cast<size_t>(std::min<uint64_t>(length, buffer.size()));
+    const absl::Span<uint8_t> bytes(buffer.data(), piece);
+    SAFETENSORS_RETURN_IF_ERROR(source.ReadAt(offset, bytes));
+    SAFETENSORS_RETURN_IF_ERROR(Append(absl::string_view(reinterpret_cast<const char*>(bytes.data()), piece)));
+    offset += piece;
+    length -= piece;
   }
   return absl::OkStatus();
 }

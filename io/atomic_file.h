@@ -21,11 +21,13 @@
 #ifndef SAFETENSORS_IO_ATOMIC_FILE_H_
 #define SAFETENSORS_IO_ATOMIC_FILE_H_
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "io/file.h"
 
 namespace safetensors {
 
@@ -44,6 +46,13 @@ class AtomicFileWriter {
 
   // Appends `bytes` to the temporary file. Errors: kIoError.
   absl::Status Append(absl::string_view bytes);
+
+  // Appends `length` bytes of `source` from `offset`, with copy_file_range
+  // where the kernel can (no copy through memory), else through a buffer of
+  // at most kCopyBufferBytes. Errors: kIoError; kFileTruncated when `source`
+  // ends first.
+  absl::Status AppendFrom(const File& source, uint64_t offset, uint64_t length);
+  static constexpr uint64_t kCopyBufferBytes = uint64_t{8} << 20;
 
   // Flushes the temporary file to disk and closes it, without renaming: for a
   // writer of several files that renames them only once all are complete.

@@ -170,6 +170,47 @@ def small_state():
                        bias=torch.ones(2, dtype=torch.float16))
 
 
+def reference_convert(path, out):
+    """The reference pipeline: convert.py's convert_file without its checks."""
+    from safetensors.torch import _remove_duplicate_names, save_file
+    loaded = torch.load(path, map_location="cpu", weights_only=True)
+    if "state_dict" in loaded:
+        loaded = loaded["state_dict"]
+    to_removes = _remove_duplicate_names(loaded)
+    metadata = {"format": "pt"}
+    for kept_name, to_remove_group in to_removes.items():
+        for to_remove in to_remove_group:
+            if to_remove not in metadata:
+                metadata[to_remove] = kept_name
+            del loaded[to_remove]
+    loaded = {k: v.contiguous() for k, v in loaded.items()}
+    save_file(loaded, out, metadata=metadata)
+
+
+def write_reference_conversions():
+    """converted/<case>.safetensors for each valid case the reference pipeline
+    converts, and converted/manifest.tsv with its verdict for every one."""
+    out_dir = os.path.join(OUT, "converted")
+    os.makedirs(out_dir)
+    rows = []
+    for case, verdict, _ in cases:
+        if verdict != "OK":
+            continue
+        out = os.path.join(out_dir, case.rsplit(".", 1)[0] + ".safetensors")
+        try:
+            reference_convert(os.path.join(OUT, case), out)
+            rows.append((case, "OK", os.path.basename(out)))
+        except Exception as e:  # the reference refuses it: recorded, not fatal
+            if os.path.exists(out):
+                os.remove(out)
+            rows.append((case, "refused", f"{type(e).__name__}: {str(e).splitlines()[0][:150]}"))
+    with open(os.path.join(out_dir, "manifest.tsv"), "w") as f:
+        f.write("# case\treference pipeline verdict\toutput or why (torch.load(weights_only=True) -> "
+                "_remove_duplicate_names -> save_file, written by tools/gen_pickle_checkpoints.py)\n")
+        for row in rows:
+            f.write("\t".join(row) + "\n")
+
+
 def main():
     shutil.rmtree(OUT, ignore_errors=True)
     os.makedirs(OUT)
@@ -240,6 +281,19 @@ def main():
     record_expected("python_zipfile.pt", path)
     cases.append(("python_zipfile.pt", "OK", "records rewritten by Python's zipfile: sizes in the "
                   "local headers, no descriptors, no alignment"))
+
+    # Shared storages the reference pipeline converts: tied weights, a slice
+    # of them (dropped into the group), and a transposed tensor of its own
+    # (written contiguous).
+    weight = torch.randn(4, 3)
+    valid("tied.pt", "tied weights, a slice of them and a transposed tensor, as convert.py meets them",
+          OrderedDict([("embed.weight", weight), ("head.weight", weight), ("top", weight[:2]),
+                       ("bias", torch.arange(3, dtype=torch.float16)), ("wt", torch.randn(3, 5).t())]))
+
+    valid("legacy_tied.pt", "the legacy format with tied weights and a slice, which convert.py converts",
+          OrderedDict([("embed.weight", weight), ("head.weight", weight), ("top", weight[:2]),
+                       ("p", torch.nn.Parameter(torch.ones(3, dtype=torch.float64)))]),
+          _use_new_zipfile_serialization=False)
 
     # --- hostile: payloads ---------------------------------------------------
     small = save_bytes(small_state())
@@ -372,6 +426,8 @@ def main():
                 "(torch.load(weights_only=True), written by tools/gen_pickle_checkpoints.py)\n")
         for row in expected:
             f.write("\t".join(row) + "\n")
+    write_reference_conversions()
+
     # The pickles alone, as seeds for fuzz/pickle_reader_fuzzer.
     seeds = os.path.join(os.path.dirname(OUT), "..", "fuzz", "seeds", "pickle_reader_fuzzer")
     shutil.rmtree(seeds, ignore_errors=True)

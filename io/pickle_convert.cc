@@ -1,0 +1,193 @@
+#include "io/pickle_convert.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "io/atomic_file.h"
+#include "io/pickle_file.h"
+#include "parser/dtype.h"
+#include "parser/error.h"
+#include "parser/header_writer.h"
+#include "parser/shared_storage.h"
+#include "parser/status_macros.h"
+
+namespace safetensors {
+namespace {
+
+uint64_t ElementSize(Dtype dtype) { return DtypeBits(dtype) / 8; }
+
+uint64_t NumElements(const PickleTensor& t) {
+  uint64_t n = 1;
+  for (uint64_t d : t.shape) n *= d;  // within its storage: no overflow
+  return n;
+}
+
+// Row-major with no gaps (dimensions of size 1 may have any stride), as
+// torch's is_contiguous says.
+bool IsContiguous(const PickleTensor& t) {
+  uint64_t expected = 1;
+  for (size_t d = t.shape.size(); d-- > 0;) {
+    if (t.shape[d] != 1 && t.strides[d] != expected) return false;
+    expected *= t.shape[d];
+  }
+  return true;
+}
+
+// The tensor's bytes in storage, [start, stop): what the reference compares
+// to find shared storages (its data pointer and the end of its last element).
+StorageArea AreaOf(const PickleCheckpoint& table, const PickleTensor& t) {
+  const PickleStorage& storage = table.storages[t.storage];
+  const uint64_t element = ElementSize(t.dtype);
+  StorageArea area;
+  area.storage = t.storage;
+  area.start = t.storage_offset * element;
+  area.stop = area.start;
+  const uint64_t numel = NumElements(t);
+  if (numel > 0) {
+    uint64_t last = 0;
+    for (size_t d = 0; d < t.shape.size(); ++d) last += (t.shape[d] - 1) * t.strides[d];
+    area.stop = area.start + (last + 1) * element;
+  }
+  area.whole_storage = area.start == 0 && numel * element == storage.byte_size;
+  area.name = t.name;
+  return area;
+}
+
+// Writes tensor `t` contiguously, little-endian, to `out`.
+class TensorWriter {
+ public:
+  TensorWriter(const PickleCheckpointFile& f, AtomicFileWriter& out, const ConvertOptions& options,
+               ConvertResult& result, uint64_t total)
+      : f_(f), out_(out), options_(options), result_(result), total_(total) {
+    buffer_.reserve(static_cast<size_t>(options.buffer_bytes));
+  }
+
+  absl::Status Write(const PickleTensor& t) {
+    const uint64_t element = ElementSize(t.dtype);
+    const uint64_t numel = NumElements(t);
+    if (numel == 0) return absl::OkStatus();
+    const PickleStorage& storage = f_.table.storages[t.storage];
+    const uint64_t start = storage.byte_offset + t.storage_offset * element;
+    if (IsContiguous(t) && !f_.table.big_endian) {
+      SAFETENSORS_RETURN_IF_ERROR(out_.AppendFrom(*f_.file, start, numel * element));
+      result_.copied_by_kernel += numel * element;
+      return Advance(numel * element);
+    }
+    // Runs of the innermost dimension when it is dense, else single elements,
+    // gathered in row-major order from the mapping (the page cache).
+    const size_t rank = t.shape.size();
+    const bool dense_rows = rank > 0 && t.strides[rank - 1] == 1;
+    const uint64_t run = dense_rows ? t.shape[rank - 1] : 1;
+    const size_t outer = dense_rows ? rank - 1 : rank;
+    std::vector<uint64_t> index(outer, 0);
+    const absl::Span<const uint8_t> file = f_.mapping->bytes();
+    for (uint64_t done = 0; done < numel; done += run) {
+      uint64_t at = start;
+      for (size_t d = 0; d < outer; ++d) at += index[d] * t.strides[d] * element;
+      for (uint64_t i = 0; i < run; ++i) {
+        const uint8_t* element_bytes = file.data() + at + i * element;
+        if (f_.table.big_endian) {
+          for (uint64_t b = element; b-- > 0;) buffer_.push_back(element_bytes[b]);
+        } else {
+          buffer_.insert(buffer_.end(), element_bytes, element_bytes + element);
+        }
+        if (buffer_.size() + element > options_.buffer_bytes) SAFETENSORS_RETURN_IF_ERROR(Flush());
+      }
+      for (size_t d = outer; d-- > 0;) {
+        if (++index[d] < t.shape[d]) break;
+        index[d] = 0;
+      }
+    }
+    return Flush();
+  }
+
+ private:
+  absl::Status Flush() {
+    const uint64_t bytes = buffer_.size();
+    SAFETENSORS_RETURN_IF_ERROR(
+        out_.Append(absl::string_view(reinterpret_cast<const char*>(buffer_.data()), buffer_.size())));
+    buffer_.clear();
+    return Advance(bytes);
+  }
+
+  absl::Status Advance(uint64_t bytes) {
+    done_ += bytes;
+    if (options_.progress) options_.progress(done_, total_);
+    return absl::OkStatus();
+  }
+
+  const PickleCheckpointFile& f_;
+  AtomicFileWriter& out_;
+  const ConvertOptions& options_;
+  ConvertResult& result_;
+  const uint64_t total_;
+  uint64_t done_ = 0;
+  std::vector<uint8_t> buffer_;
+};
+
+}  // namespace
+
+std::string SafetensorsNameFor(const std::string& pickle_name) {
+  const size_t slash = pickle_name.rfind('/');
+  const size_t dot = pickle_name.rfind('.');
+  const std::string stem =
+      dot != std::string::npos && (slash == std::string::npos || dot > slash) ? pickle_name.substr(0, dot)
+                                                                             : pickle_name;
+  return absl::StrReplaceAll(absl::StrCat(stem, ".safetensors"), {{"pytorch_model", "model"}});
+}
+
+absl::StatusOr<ConvertResult> ConvertPickleFile(const std::string& input, const std::string& output,
+                                                const ConvertOptions& options) {
+  SAFETENSORS_ASSIGN_OR_RETURN(const PickleCheckpointFile f, OpenPickleCheckpoint(input, options.pickle));
+  const PickleCheckpoint& table = f.table;
+  // Shared storages: the reference's groups, kept and dropped names (only
+  // tensors with bytes have an area).
+  std::vector<StorageArea> areas;
+  for (const PickleTensor& t : table.tensors) {
+    if (table.storages[t.storage].byte_size > 0) areas.push_back(AreaOf(table, t));
+  }
+  absl::StatusOr<std::map<std::string, std::vector<std::string>>> to_remove =
+      ChooseNamesToRemove(FindSharedGroups(areas), areas, {}, options.discard_names);
+  if (!to_remove.ok()) return AddContext(to_remove.status(), QuoteForMessage(input));
+  ConvertResult result;
+  std::map<std::string, std::string> dropped;  // dropped -> kept, the first kept wins
+  for (const auto& [kept, names] : *to_remove) {
+    for (const std::string& name : names) dropped.emplace(name, kept);
+  }
+  MetadataEntries metadata = {{"format", "pt"}};
+  for (const auto& [name, kept] : dropped) {
+    if (name == "format") continue;  // the reference's dict keeps its first value
+    metadata.emplace_back(name, kept);
+    result.dropped.emplace_back(name, kept);
+  }
+  std::vector<const PickleTensor*> written;
+  std::vector<TensorDescription> descriptions;
+  uint64_t total = 0;
+  for (const PickleTensor& t : table.tensors) {
+    if (dropped.count(t.name) != 0) continue;
+    written.push_back(&t);
+    descriptions.push_back({t.name, t.dtype, t.shape});
+    total += NumElements(t) * ElementSize(t.dtype);
+  }
+  SAFETENSORS_ASSIGN_OR_RETURN(const SerializedHeader header, SerializeHeader(descriptions, metadata));
+  SAFETENSORS_ASSIGN_OR_RETURN(AtomicFileWriter out, AtomicFileWriter::Create(output));
+  SAFETENSORS_RETURN_IF_ERROR(out.Append(header.bytes));
+  TensorWriter writer(f, out, options, result, total);
+  for (const TensorPlacement& placement : header.layout) {
+    const absl::Status status = writer.Write(*written[placement.input_index]);
+    if (!status.ok()) {
+      return AddContext(status, absl::StrCat("tensor ", QuoteForMessage(written[placement.input_index]->name)));
+    }
+  }
+  SAFETENSORS_RETURN_IF_ERROR(out.Commit());
+  result.tensors = written.size();
+  result.bytes = header.bytes.size() + header.data_size;
+  return result;
+}
+
+}  // namespace safetensors
