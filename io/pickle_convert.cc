@@ -1,7 +1,11 @@
 #include "io/pickle_convert.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -9,7 +13,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "io/atomic_file.h"
+#include "io/checkpoint.h"
+#include "io/file.h"
 #include "io/pickle_file.h"
+#include "parser/checkpoint_index.h"
+#include "parser/checkpoint_index_writer.h"
 #include "parser/dtype.h"
 #include "parser/error.h"
 #include "parser/header_writer.h"
@@ -141,9 +149,19 @@ std::string SafetensorsNameFor(const std::string& pickle_name) {
   return absl::StrReplaceAll(absl::StrCat(stem, ".safetensors"), {{"pytorch_model", "model"}});
 }
 
-absl::StatusOr<ConvertResult> ConvertPickleFile(const std::string& input, const std::string& output,
-                                                const ConvertOptions& options) {
-  SAFETENSORS_ASSIGN_OR_RETURN(const PickleCheckpointFile f, OpenPickleCheckpoint(input, options.pickle));
+namespace {
+
+uint64_t TensorBytes(const PickleCheckpoint& table) {
+  uint64_t total = 0;
+  for (const PickleTensor& t : table.tensors) total += NumElements(t) * ElementSize(t.dtype);
+  return total;
+}
+
+// Converts the opened checkpoint `f` (read from `input`). Progress reports
+// add `done_before` to this file's bytes, out of `grand_total`.
+absl::StatusOr<ConvertResult> ConvertOpened(const PickleCheckpointFile& f, const std::string& input,
+                                            const std::string& output, const ConvertOptions& options,
+                                            uint64_t done_before, uint64_t grand_total) {
   const PickleCheckpoint& table = f.table;
   // Shared storages: the reference's groups, kept and dropped names (only
   // tensors with bytes have an area).
@@ -177,7 +195,11 @@ absl::StatusOr<ConvertResult> ConvertPickleFile(const std::string& input, const 
   SAFETENSORS_ASSIGN_OR_RETURN(const SerializedHeader header, SerializeHeader(descriptions, metadata));
   SAFETENSORS_ASSIGN_OR_RETURN(AtomicFileWriter out, AtomicFileWriter::Create(output));
   SAFETENSORS_RETURN_IF_ERROR(out.Append(header.bytes));
-  TensorWriter writer(f, out, options, result, total);
+  ConvertOptions scaled = options;
+  if (options.progress) {
+    scaled.progress = [&](uint64_t done, uint64_t) { options.progress(done_before + done, grand_total); };
+  }
+  TensorWriter writer(f, out, scaled, result, total);
   for (const TensorPlacement& placement : header.layout) {
     const absl::Status status = writer.Write(*written[placement.input_index]);
     if (!status.ok()) {
@@ -187,6 +209,65 @@ absl::StatusOr<ConvertResult> ConvertPickleFile(const std::string& input, const 
   SAFETENSORS_RETURN_IF_ERROR(out.Commit());
   result.tensors = written.size();
   result.bytes = header.bytes.size() + header.data_size;
+  return result;
+}
+
+}  // namespace
+
+absl::StatusOr<ConvertResult> ConvertPickleFile(const std::string& input, const std::string& output,
+                                                const ConvertOptions& options) {
+  SAFETENSORS_ASSIGN_OR_RETURN(const PickleCheckpointFile f, OpenPickleCheckpoint(input, options.pickle));
+  const uint64_t total = TensorBytes(f.table);
+  return ConvertOpened(f, input, output, options, 0, total);
+}
+
+absl::StatusOr<CheckpointConversion> ConvertPickleCheckpoint(const std::string& input,
+                                                             const std::string& output_dir,
+                                                             const ConvertOptions& options) {
+  std::string index_path = input;
+  struct stat st;
+  if (::stat(input.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) index_path = input + "/" + kPickleIndexName;
+  IndexOptions index_options;
+  index_options.shard_extension = ".bin";
+  SAFETENSORS_ASSIGN_OR_RETURN(const CheckpointIndex index, ReadCheckpointIndex(index_path, index_options));
+  const std::string dir = DirectoryOf(index_path) + "/";
+  // Every shard read and validated before anything is written.
+  std::vector<PickleCheckpointFile> shards;
+  uint64_t grand_total = 0;
+  for (const std::string& name : index.shards()) {
+    absl::StatusOr<PickleCheckpointFile> f = OpenPickleCheckpoint(dir + name, options.pickle);
+    if (!f.ok()) return AddContext(f.status(), absl::StrCat("shard ", QuoteForMessage(name)));
+    grand_total += TensorBytes(f->table);
+    shards.push_back(*std::move(f));
+  }
+  if (::mkdir(output_dir.c_str(), 0777) != 0 && errno != EEXIST) {
+    return MakeIoError(errno, absl::StrCat("cannot make ", QuoteForMessage(output_dir)));
+  }
+  CheckpointConversion result;
+  uint64_t done = 0;
+  for (size_t i = 0; i < shards.size(); ++i) {
+    const std::string& name = index.shards()[i];
+    const std::string output = absl::StrCat(output_dir, "/", SafetensorsNameFor(name));
+    absl::StatusOr<ConvertResult> r = ConvertOpened(shards[i], dir + name, output, options, done, grand_total);
+    if (!r.ok()) return AddContext(r.status(), absl::StrCat("shard ", QuoteForMessage(name)));
+    done += TensorBytes(shards[i].table);
+    result.outputs.push_back(output);
+    result.total.tensors += r->tensors;
+    result.total.bytes += r->bytes;
+    result.total.copied_by_kernel += r->copied_by_kernel;
+    result.total.dropped.insert(result.total.dropped.end(), r->dropped.begin(), r->dropped.end());
+  }
+  std::vector<std::pair<std::string, std::string>> weight_map;
+  weight_map.reserve(index.weight_map().size());
+  for (const CheckpointIndex::Entry& entry : index.weight_map()) {
+    weight_map.emplace_back(std::string(entry.tensor), SafetensorsNameFor(index.shards()[entry.shard]));
+  }
+  SAFETENSORS_ASSIGN_OR_RETURN(const std::string text,
+                               SerializeCheckpointIndex(index.metadata(), weight_map, /*indent=*/4));
+  result.index_path = absl::StrCat(output_dir, "/model.safetensors.index.json");
+  SAFETENSORS_ASSIGN_OR_RETURN(AtomicFileWriter out, AtomicFileWriter::Create(result.index_path));
+  SAFETENSORS_RETURN_IF_ERROR(out.Append(text));
+  SAFETENSORS_RETURN_IF_ERROR(out.Commit());
   return result;
 }
 

@@ -35,6 +35,10 @@
 
 namespace safetensors {
 
+// The index of a sharded torch.save checkpoint (transformers'
+// save_pretrained(safe_serialization=False)).
+inline constexpr char kPickleIndexName[] = "pytorch_model.bin.index.json";
+
 struct ConvertOptions {
   // Which dict names the tensors, whether unknown globals are skipped.
   PickleCheckpointOptions pickle;
@@ -61,6 +65,24 @@ struct ConvertResult {
 // covers); SerializeHeader's; kIoError, kFileTruncated.
 absl::StatusOr<ConvertResult> ConvertPickleFile(const std::string& input, const std::string& output,
                                                 const ConvertOptions& options);
+
+// A sharded torch.save checkpoint: `input` is a pytorch_model.bin.index.json
+// or a directory holding one. Every shard is read and validated before any
+// output is written; then each becomes SafetensorsNameFor(shard) in
+// `output_dir` (made if missing), and the index
+// model.safetensors.index.json is written last, as convert.py writes it:
+// json.dump(indent=4) of the input's metadata, verbatim, and its weight_map
+// with shard names renamed (names dropped as shared stay listed, as there).
+// Other top-level keys of the input index are not carried over.
+// options.progress counts the bytes of all shards.
+struct CheckpointConversion {
+  std::vector<std::string> outputs;  // shard files written, in weight_map order
+  std::string index_path;
+  ConvertResult total;               // summed over shards
+};
+absl::StatusOr<CheckpointConversion> ConvertPickleCheckpoint(const std::string& input,
+                                                             const std::string& output_dir,
+                                                             const ConvertOptions& options);
 
 // convert.py's rename: "pytorch_model-00001-of-00002.bin" ->
 // "model-00001-of-00002.safetensors" (extension replaced, "pytorch_model"

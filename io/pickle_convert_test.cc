@@ -113,6 +113,46 @@ TEST(PickleConvertTest, SharedGroupsNoNameCoversAreRefusedAsTheReferenceRefusesT
   EXPECT_THAT(std::string(result.status().message()), HasSubstr("amongst: {empty_view}"));
 }
 
+// convert.py's convert_multi: each shard renamed and converted, the index
+// json.dump(indent=4)'d with the renamed weight_map.
+TEST(PickleConvertTest, ShardedCheckpointIsConvertedAsConvertPyDoes) {
+  const std::string out = NewTempDir("convert_sharded") + "/out";
+  std::vector<std::pair<uint64_t, uint64_t>> reports;
+  ConvertOptions options;
+  options.progress = [&](uint64_t done, uint64_t total) { reports.emplace_back(done, total); };
+  const absl::StatusOr<CheckpointConversion> result =
+      ConvertPickleCheckpoint(std::string(kDir) + "sharded", out, options);
+  ASSERT_THAT(result, IsOk());
+  ASSERT_EQ(result->outputs.size(), 2u);
+  for (const char* name : {"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"}) {
+    SCOPED_TRACE(name);
+    ExpectSameFile(ReadTestFile(out + "/" + name), ReadTestFile(std::string(kDir) + "sharded_converted/" + name));
+  }
+  EXPECT_EQ(ReadTestFile(result->index_path),
+            ReadTestFile(std::string(kDir) + "sharded_converted/model.safetensors.index.json"));
+  ASSERT_FALSE(reports.empty());
+  EXPECT_EQ(reports.back().first, reports.back().second);  // one total across shards
+  EXPECT_EQ(reports.back().second, 944u);
+  // The index path itself works as well as its directory.
+  EXPECT_THAT(ConvertPickleCheckpoint(std::string(kDir) + "sharded/pytorch_model.bin.index.json", out, {}),
+              IsOk());
+}
+
+TEST(PickleConvertTest, ABadShardStopsTheConversionBeforeAnythingIsWritten) {
+  const std::string in = NewTempDir("convert_bad_shard");
+  for (const char* name : {"pytorch_model.bin.index.json", "pytorch_model-00001-of-00002.bin"}) {
+    testing::WriteTempFile(std::string("convert_bad_shard/") + name,
+                           ReadTestFile(std::string(kDir) + "sharded/" + name));
+  }
+  testing::WriteTempFile("convert_bad_shard/pytorch_model-00002-of-00002.bin",
+                         ReadTestFile(std::string(kDir) + "os_system.pt"));
+  const std::string out = NewTempDir("convert_bad_shard_out");
+  const absl::StatusOr<CheckpointConversion> result = ConvertPickleCheckpoint(in, out, {});
+  EXPECT_THAT(result, HasErrorCode(ErrorCode::kRefusedGlobal));
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("shard \"pytorch_model-00002-of-00002.bin\""));
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(out), std::filesystem::directory_iterator()), 0);
+}
+
 TEST(PickleConvertTest, NamesAsConvertPyRenamesThem) {
   EXPECT_EQ(SafetensorsNameFor("pytorch_model.bin"), "model.safetensors");
   EXPECT_EQ(SafetensorsNameFor("pytorch_model-00001-of-00002.bin"), "model-00001-of-00002.safetensors");

@@ -48,8 +48,7 @@ void CheckpointIndex::BuildIndex(internal::DuplicateKeys& duplicates) {
   }
 }
 
-absl::Status CheckShardName(absl::string_view name) {
-  constexpr absl::string_view kExtension = ".safetensors";
+absl::Status CheckShardName(absl::string_view name, absl::string_view extension) {
   constexpr size_t kMaxNameBytes = 255;
   absl::string_view problem;
   if (name.empty()) {
@@ -72,8 +71,8 @@ absl::Status CheckShardName(absl::string_view name) {
     problem = "contains NUL or another control character";
   } else if (name.size() > kMaxNameBytes) {
     problem = "is longer than 255 bytes, the limit of a file name";
-  } else if (!absl::EndsWith(name, kExtension) || name.size() == kExtension.size()) {
-    problem = "is not a .safetensors file name";
+  } else if (!absl::EndsWith(name, extension) || name.size() == extension.size()) {
+    problem = extension == ".safetensors" ? "is not a .safetensors file name" : "has another extension";
   }
   if (ABSL_PREDICT_TRUE(problem.empty())) return absl::OkStatus();
   return MakeError(ErrorCode::kInvalidShardName,
@@ -222,7 +221,7 @@ absl::Status IndexBuilder::ReadWeightMap() {
     } else {
       auto [it, added] = shard_numbers_.try_emplace(shard, 0);
       if (added) {
-        if (absl::Status bad = CheckShardName(shard); ABSL_PREDICT_FALSE(!bad.ok())) {
+        if (absl::Status bad = CheckShardName(shard, options_.shard_extension); ABSL_PREDICT_FALSE(!bad.ok())) {
           return MakeError(ErrorCode::kInvalidShardName,
                            absl::StrCat("weight_map: tensor ", QuoteForMessage(name), " (byte ",
                                         value_offset, "): ", bad.message()));

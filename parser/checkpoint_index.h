@@ -56,6 +56,9 @@ struct IndexOptions {
   // index is still being read: a caller can start opening shards early. A
   // later error in the index still fails the parse.
   std::function<void(uint32_t shard, absl::string_view name)> on_new_shard;
+  // What every shard name must end in: ".bin" reads a
+  // pytorch_model.bin.index.json (torch.save shards).
+  std::string shard_extension = ".safetensors";
 };
 
 struct IndexMetadataEntry {
@@ -115,10 +118,10 @@ absl::StatusOr<CheckpointIndex> ParseCheckpointIndex(absl::string_view json,
                                                      const IndexOptions& options = {});
 
 // The shard name rule: a non-empty file name in the index's directory, at
-// most 255 bytes, ending in ".safetensors" after a non-empty stem; no '/',
+// most 255 bytes, ending in `extension` after a non-empty stem; no '/',
 // '\', NUL or other control character, no drive prefix ("C:"), not "." or
 // "..". Errors: kInvalidShardName, saying which part of the rule it breaks.
-absl::Status CheckShardName(absl::string_view name);
+absl::Status CheckShardName(absl::string_view name, absl::string_view extension = ".safetensors");
 
 }  // namespace safetensors
 

@@ -88,10 +88,12 @@ bool IsJsonNumber(absl::string_view text) {
 
 absl::StatusOr<std::string> SerializeCheckpointIndex(
     absl::Span<const IndexMetadataEntry> metadata,
-    absl::Span<const std::pair<std::string, std::string>> weight_map) {
-  std::string out = "{\n  \"metadata\": {";
+    absl::Span<const std::pair<std::string, std::string>> weight_map, int indent) {
+  const std::string one(static_cast<size_t>(indent), ' ');
+  const std::string two = one + one;
+  std::string out = absl::StrCat("{\n", one, "\"metadata\": {");
   for (size_t i = 0; i < metadata.size(); ++i) {
-    out += i == 0 ? "\n    " : ",\n    ";
+    out += absl::StrCat(i == 0 ? "\n" : ",\n", two);
     SAFETENSORS_RETURN_IF_ERROR(AppendPythonJsonString(metadata[i].key, out));
     out += ": ";
     if (metadata[i].is_number) {
@@ -105,15 +107,15 @@ absl::StatusOr<std::string> SerializeCheckpointIndex(
       SAFETENSORS_RETURN_IF_ERROR(AppendPythonJsonString(metadata[i].value, out));
     }
   }
-  out += metadata.empty() ? "}" : "\n  }";
-  out += ",\n  \"weight_map\": {";
+  out += metadata.empty() ? "}" : absl::StrCat("\n", one, "}");
+  out += absl::StrCat(",\n", one, "\"weight_map\": {");
   for (size_t i = 0; i < weight_map.size(); ++i) {
-    out += i == 0 ? "\n    " : ",\n    ";
+    out += absl::StrCat(i == 0 ? "\n" : ",\n", two);
     SAFETENSORS_RETURN_IF_ERROR(AppendPythonJsonString(weight_map[i].first, out));
     out += ": ";
     SAFETENSORS_RETURN_IF_ERROR(AppendPythonJsonString(weight_map[i].second, out));
   }
-  out += weight_map.empty() ? "}" : "\n  }";
+  out += weight_map.empty() ? "}" : absl::StrCat("\n", one, "}");
   out += "\n}";
   return out;
 }

@@ -23,9 +23,11 @@ namespace safetensors {
 // number's value is written as its text; strings are quoted.
 // Errors: kBadArgument for a key or value that is not valid UTF-8, or a
 // "number" whose text is not a JSON number.
+// `indent` spaces per level: 2 as huggingface_hub writes, 4 as the
+// reference's convert.py does.
 absl::StatusOr<std::string> SerializeCheckpointIndex(
     absl::Span<const IndexMetadataEntry> metadata,
-    absl::Span<const std::pair<std::string, std::string>> weight_map);
+    absl::Span<const std::pair<std::string, std::string>> weight_map, int indent = 2);
 
 }  // namespace safetensors
 

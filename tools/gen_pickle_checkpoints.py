@@ -19,6 +19,7 @@ Run from the repository root:
 import binascii
 import hashlib
 import io
+import json
 import os
 import shutil
 import struct
@@ -185,6 +186,54 @@ def reference_convert(path, out):
             del loaded[to_remove]
     loaded = {k: v.contiguous() for k, v in loaded.items()}
     save_file(loaded, out, metadata=metadata)
+
+
+def write_sharded():
+    """sharded/: a two-shard pytorch_model.bin checkpoint as transformers'
+    save_pretrained(safe_serialization=False) writes one (shards
+    pytorch_model-0000i-of-0000n.bin, each a torch.save of its part of the
+    state dict; the index json.dumps(indent=2, sort_keys=True) + newline), and
+    sharded_converted/: what convert.py's convert_multi makes of it."""
+    shard_dir = os.path.join(OUT, "sharded")
+    os.makedirs(shard_dir)
+    state = OrderedDict()
+    for layer in range(3):
+        state[f"layers.{layer}.weight"] = torch.randn(8, 8)
+        state[f"layers.{layer}.bias"] = torch.randn(8, dtype=torch.bfloat16)
+    state["head.weight"] = torch.randn(4, 8)
+    parts = [OrderedDict(list(state.items())[:4]), OrderedDict(list(state.items())[4:])]
+    weight_map = {}
+    total = 0
+    for i, part in enumerate(parts):
+        name = f"pytorch_model-{i + 1:05d}-of-{len(parts):05d}.bin"
+        torch.save(part, os.path.join(shard_dir, name))
+        for key, value in part.items():
+            weight_map[key] = name
+            total += value.numel() * value.element_size()
+    index = {"metadata": {"total_size": total}, "weight_map": weight_map}
+    with open(os.path.join(shard_dir, "pytorch_model.bin.index.json"), "w") as f:
+        f.write(json.dumps(index, indent=2, sort_keys=True) + "\n")
+    cases.append(("sharded/pytorch_model-00001-of-00002.bin", "OK", "first shard of a sharded checkpoint"))
+    cases.append(("sharded/pytorch_model-00002-of-00002.bin", "OK", "second shard of a sharded checkpoint"))
+    for i in (1, 2):
+        record_expected(f"sharded/pytorch_model-0000{i}-of-00002.bin",
+                        os.path.join(shard_dir, f"pytorch_model-0000{i}-of-00002.bin"))
+
+    # convert.py's convert_multi, from the local files.
+    out_dir = os.path.join(OUT, "sharded_converted")
+    os.makedirs(out_dir)
+
+    def rename(pt_filename):
+        filename, ext = os.path.splitext(pt_filename)
+        return f"{filename}.safetensors".replace("pytorch_model", "model")
+    with open(os.path.join(shard_dir, "pytorch_model.bin.index.json")) as f:
+        data = json.load(f)
+    for filename in set(data["weight_map"].values()):
+        reference_convert(os.path.join(shard_dir, filename), os.path.join(out_dir, rename(filename)))
+    with open(os.path.join(out_dir, "model.safetensors.index.json"), "w") as f:
+        newdata = {k: v for k, v in data.items()}
+        newdata["weight_map"] = {k: rename(v) for k, v in data["weight_map"].items()}
+        json.dump(newdata, f, indent=4)
 
 
 def write_reference_conversions():
@@ -417,6 +466,8 @@ def main():
     hostile("extent_past_storage.pt", "InvalidStorage", "a 3x3 tensor over a 6-element storage",
             with_pickle(overreach))
 
+    write_reference_conversions()
+    write_sharded()
     with open(os.path.join(OUT, "manifest.tsv"), "w") as f:
         f.write("# case\texpected\tnote (written by tools/gen_pickle_checkpoints.py)\n")
         for row in cases:
@@ -426,7 +477,6 @@ def main():
                 "(torch.load(weights_only=True), written by tools/gen_pickle_checkpoints.py)\n")
         for row in expected:
             f.write("\t".join(row) + "\n")
-    write_reference_conversions()
 
     # The pickles alone, as seeds for fuzz/pickle_reader_fuzzer.
     seeds = os.path.join(os.path.dirname(OUT), "..", "fuzz", "seeds", "pickle_reader_fuzzer")
@@ -437,6 +487,7 @@ def main():
             data = f.read()
         if not data.startswith(b"PK\x03\x04"):
             continue
+        case = case.replace("/", "_")
         try:
             for name, record in zip_records(data):
                 if name.endswith("data.pkl"):
