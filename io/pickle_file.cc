@@ -16,9 +16,7 @@ absl::StatusOr<PickleCheckpointFile> OpenPickleCheckpoint(const std::string& pat
   PickleCheckpointFile result;
   SAFETENSORS_ASSIGN_OR_RETURN(result.file, File::Open(path));
   SAFETENSORS_ASSIGN_OR_RETURN(result.mapping, Mapping::Map(*result.file));
-  absl::StatusOr<PickleCheckpoint> table = ParsePickleCheckpoint(result.mapping->bytes(), options);
-  if (!table.ok()) return AddContext(table.status(), QuoteForMessage(path));
-  result.table = *std::move(table);
+  SAFETENSORS_ASSIGN_OR_RETURN(result.table, ParsePickleCheckpoint(result.mapping->bytes(), options));
   return result;
 }
 

@@ -29,8 +29,9 @@ struct PickleCheckpointFile {
   PickleCheckpoint table;
 };
 
-// Opens, maps and parses `path`. Errors: File::Open's and Mapping::Map's;
-// every ParsePickleCheckpoint error, with the path before its message.
+// Opens, maps and parses `path`. Errors: File::Open's and Mapping::Map's
+// (naming the path); every ParsePickleCheckpoint error (naming the rule and
+// byte offset: the caller knows which file it asked for).
 absl::StatusOr<PickleCheckpointFile> OpenPickleCheckpoint(const std::string& path,
                                                           const PickleCheckpointOptions& options);
 

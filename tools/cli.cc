@@ -1,6 +1,7 @@
 #include "tools/cli.h"
 
 #include "parser/error.h"
+#include "tools/convert_command.h"
 #include "tools/scan_commands.h"
 #include "tools/verify_command.h"
 
@@ -10,14 +11,17 @@ namespace {
 
 constexpr char kUsage[] = R"(usage: safetensors COMMAND [ARGS]
 
-Validate and look into safetensors files. Untrusted files are safe: every
-command validates the whole header before anything else.
+Validate and look into safetensors files, and torch.save checkpoints read as
+data. Untrusted files are safe: every command validates the whole header (or
+the whole zip directory and pickle) before anything else, and runs nothing.
 
 commands:
   check FILE...              validate files or checkpoints without loading tensors
   inspect FILE               metadata and a table of tensors (reads headers only)
   verify PATH...             files against their hub-cache digests (or --sha256,
                              --sums), in parallel, without loading tensors
+  convert IN OUT             a torch.save checkpoint (pytorch_model.bin, .pt,
+                             .ckpt; sharded too) to safetensors, read as data
   dump FILE NAME             a tensor's values and statistics
   diff A B                   compare two files' or checkpoints' tensors
 FILE is a .safetensors file, or a checkpoint: a model.safetensors.index.json
@@ -43,6 +47,7 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   if (command == "check") return Check(rest, out, err);
   if (command == "inspect") return Inspect(rest, out, err);
   if (command == "verify") return Verify(rest, out, err);
+  if (command == "convert") return Convert(rest, out, err);
   if (command == "dump" || command == "diff") {
     if (value_commands == nullptr) {
       err << "safetensors: " << command
