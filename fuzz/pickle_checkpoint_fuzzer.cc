@@ -3,18 +3,30 @@
 // storage's bytes inside the file, sized numel x element size, storages not
 // overlapping; every tensor inside its storage (recomputed here with wide
 // arithmetic), of its storage's dtype, under a unique name; every global the
-// default mode accepted is on the allow-list.
+// default mode accepted is on the allow-list. And conversion round-trips: an
+// accepted file converts (unless a shared storage has no covering name) to a
+// safetensors file the header parser accepts, whose tensors hold exactly the
+// elements gathered here from the input, in row-major order.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "fuzz/header_invariants.h"
+#include "parser/checked_math.h"
 #include "parser/dtype.h"
 #include "parser/error.h"
+#include "io/pickle_convert.h"
+#include "parser/header.h"
 #include "parser/pickle_checkpoint.h"
 
 namespace {
@@ -62,6 +74,77 @@ void CheckTable(const PickleCheckpoint& table, size_t file_size, bool skip_unkno
   }
 }
 
+// The elements of `t` gathered from `file`, contiguous and little-endian.
+std::string Gather(const uint8_t* file, const PickleCheckpoint& table, const PickleTensor& t) {
+  const PickleStorage& storage = table.storages[t.storage];
+  const size_t element = DtypeBits(t.dtype) / 8;
+  uint64_t numel = 1;
+  for (uint64_t d : t.shape) numel *= d;
+  std::string out;
+  std::vector<uint64_t> index(t.shape.size(), 0);
+  for (uint64_t n = 0; n < numel; ++n) {
+    uint64_t at = t.storage_offset;
+    for (size_t d = 0; d < index.size(); ++d) at += index[d] * t.strides[d];
+    std::string bytes(reinterpret_cast<const char*>(file) + storage.byte_offset + at * element, element);
+    if (table.big_endian) std::reverse(bytes.begin(), bytes.end());
+    out += bytes;
+    for (size_t d = index.size(); d-- > 0;) {
+      if (++index[d] < t.shape[d]) break;
+      index[d] = 0;
+    }
+  }
+  return out;
+}
+
+std::string ReadWhole(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+void CheckConversion(const uint8_t* data, size_t size, const PickleCheckpoint& table) {
+  // Small inputs only: the elements are gathered one by one.
+  uint64_t elements = 0;
+  for (const PickleTensor& t : table.tensors) {
+    uint64_t numel = 1;
+    for (uint64_t d : t.shape) {
+      if (!CheckedMul(numel, d, &numel)) return;
+    }
+    if (!CheckedAdd(elements, numel, &elements)) return;
+  }
+  if (elements > (uint64_t{1} << 16)) return;
+  static const std::string dir = [] {
+    const char* tmp = std::getenv("TEST_TMPDIR");
+    return std::string(tmp != nullptr ? tmp : "/tmp");
+  }();
+  const std::string input = dir + "/pickle_checkpoint_fuzzer." + std::to_string(::getpid()) + ".pt";
+  const std::string output = input + ".safetensors";
+  {
+    std::ofstream out(input, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
+  }
+  const absl::StatusOr<ConvertResult> converted = ConvertPickleFile(input, output, {});
+  if (!converted.ok()) {
+    Require(GetErrorCode(converted.status()) == ErrorCode::kInvalidTensor,
+            "an accepted file converts, unless a shared storage has no covering name");
+    std::remove(input.c_str());
+    return;
+  }
+  const std::string written = ReadWhole(output);
+  std::remove(input.c_str());
+  std::remove(output.c_str());
+  const absl::StatusOr<Header> header = ParseHeader(written);
+  Require(header.ok(), "the converted file is valid safetensors");
+  Require(header->tensors().size() == converted->tensors, "every written tensor is in the header");
+  for (const PickleTensor& t : table.tensors) {
+    const TensorInfo* info = header->Find(t.name);
+    if (info == nullptr) continue;  // dropped as shared
+    Require(info->dtype == t.dtype && info->shape == t.shape, "dtype and shape kept");
+    Require(written.substr(header->data_offset() + info->data_begin, info->data_end - info->data_begin) ==
+                Gather(data, table, t),
+            "the elements are the input's, in row-major order");
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -75,6 +158,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         ParsePickleCheckpoint(absl::MakeConstSpan(copy.get(), size), options);
     if (table.ok()) {
       CheckTable(*table, size, skip_unknown);
+      if (!skip_unknown) CheckConversion(copy.get(), size, *table);
     } else {
       Require(GetErrorCode(table.status()).has_value(), "refusals carry an error code");
     }
