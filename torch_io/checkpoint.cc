@@ -26,6 +26,7 @@
 #include "torch_io/model_internal.h"
 #include "torch_io/open_file.h"
 #include "torch_io/save_internal.h"
+#include "torch_io/pickle_load.h"
 #include "torch_io/shared_tensors.h"
 #include "torch_io/torch_errors.h"
 
@@ -138,6 +139,14 @@ absl::StatusOr<LoadModelResult> load_torch_model(torch::nn::Module& model,
                                                  const DeviceSpec& device,
                                                  const LoadOptions& options,
                                                  const CheckpointOptions& checkpoint) {
+  if (IsPickleCheckpointPath(path)) {
+    SAFETENSORS_RETURN_IF_ERROR(device.Resolve().status());
+    LoadOptions mapped = options;
+    mapped.backend = Backend::kMmap;
+    mapped.progress = nullptr;
+    SAFETENSORS_ASSIGN_OR_RETURN(const TensorDict tensors, load_pickle_checkpoint(path, "cpu", mapped));
+    return internal::LoadTensorsIntoModel(model, tensors, strict, options);
+  }
   SAFETENSORS_ASSIGN_OR_RETURN(
       const CheckpointReader reader,
       CheckpointReader::Open(path, device, internal::ForReading(options), checkpoint));

@@ -17,12 +17,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "io/parallel_read.h"
+#include "io/pickle_file.h"
 #include "parser/error.h"
 #include "parser/status_macros.h"
 #include "torch_io/dtype_map.h"
 #include "torch_io/materialize.h"
 #include "torch_io/model_internal.h"
 #include "torch_io/open_file.h"
+#include "torch_io/pickle_load.h"
 #include "torch_io/save.h"
 #include "torch_io/shared_tensors.h"
 #include "torch_io/torch_errors.h"
@@ -95,6 +97,13 @@ absl::StatusOr<LoadModelResult> load_model(torch::nn::Module& model, const std::
                                            bool strict, const DeviceSpec& device,
                                            const LoadOptions& options) {
   SAFETENSORS_ASSIGN_OR_RETURN(const c10::Device resolved, device.Resolve());
+  if (IsPickleCheckpointFile(path).value_or(false)) {
+    LoadOptions mapped = options;
+    mapped.backend = Backend::kMmap;
+    mapped.progress = nullptr;
+    SAFETENSORS_ASSIGN_OR_RETURN(const TensorDict tensors, load_pickle_file(path, "cpu", mapped));
+    return internal::LoadTensorsIntoModel(model, tensors, strict, options);
+  }
   SAFETENSORS_ASSIGN_OR_RETURN(const std::shared_ptr<internal::OpenFile> file,
                                internal::OpenPath(path, resolved, internal::ForReading(options)));
   const internal::FileToLoad one[] = {{file.get(), ""}};
@@ -209,6 +218,45 @@ absl::Status FillThroughStaging(const Fill& fill, uint64_t staging_bytes,
 }
 
 }  // namespace
+
+absl::StatusOr<LoadModelResult> LoadTensorsIntoModel(torch::nn::Module& model, const TensorDict& tensors,
+                                                     bool strict, const LoadOptions& options) {
+  SAFETENSORS_ASSIGN_OR_RETURN(
+      const TensorDict state,
+      CallTorch("listing the model's tensors", [&] { return StateDict(model); }));
+  std::set<std::string> in_file;
+  for (const auto& item : tensors) in_file.insert(item.key());
+  SAFETENSORS_ASSIGN_OR_RETURN(const auto to_remove, RemoveDuplicateNames(state, in_file));
+  SAFETENSORS_ASSIGN_OR_RETURN(LoadModelResult result,
+                               MatchNames(model.name(), state, in_file, to_remove, strict));
+  // Every shape is checked before the first byte is written.
+  std::vector<std::pair<at::Tensor, const at::Tensor*>> fills;
+  uint64_t bytes_total = 0;
+  for (const auto& item : state) {
+    const at::Tensor* source = tensors.find(item.key());
+    if (source == nullptr) continue;
+    if (item.value().sizes() != source->sizes()) {
+      return MakeError(ErrorCode::kBadArgument,
+                       absl::StrCat("Error(s) in loading state_dict for ", model.name(),
+                                    ":\n\tsize mismatch for ", item.key(),
+                                    ": copying a param with shape [", absl::StrJoin(source->sizes(), ", "),
+                                    "] from checkpoint, the shape in current model is [",
+                                    absl::StrJoin(item.value().sizes(), ", "), "]."));
+    }
+    fills.emplace_back(item.value(), source);
+    bytes_total += static_cast<uint64_t>(source->nbytes());
+  }
+  ReadProgressTracker progress(options.progress, bytes_total, fills.size());
+  for (const auto& [target, source] : fills) {
+    const absl::Status status = CopyInto(target, *source);
+    if (!status.ok()) {
+      return AddContext(status, "the model is partly loaded (tensors copied before the failure hold the "
+                                "file's values, the others their own)");
+    }
+    progress.Add(static_cast<uint64_t>(source->nbytes()), 1);
+  }
+  return result;
+}
 
 absl::StatusOr<LoadModelResult> LoadIntoModel(torch::nn::Module& model,
                                               absl::Span<const FileToLoad> files, bool strict,

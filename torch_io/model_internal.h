@@ -36,6 +36,12 @@ inline LoadOptions ForReading(LoadOptions options) {
   return options;
 }
 
+// The same rules over tensors already loaded (a torch.save checkpoint's, as
+// zero-copy views of its mapping where possible): every check before the
+// first copy, then Tensor::copy_ of each into the model's tensor.
+absl::StatusOr<LoadModelResult> LoadTensorsIntoModel(torch::nn::Module& model, const TensorDict& tensors,
+                                                     bool strict, const LoadOptions& options);
+
 absl::StatusOr<LoadModelResult> LoadIntoModel(torch::nn::Module& model,
                                               absl::Span<const FileToLoad> files, bool strict,
                                               const LoadOptions& options);

@@ -1,6 +1,10 @@
 #include "torch_io/pickle_load.h"
 
+#include <dirent.h>
+#include <sys/stat.h>
+
 #include <cstdint>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -10,8 +14,12 @@
 #include <ATen/ops/from_blob.h>
 #include <c10/core/ScalarType.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "io/checkpoint.h"
+#include "io/file.h"
 #include "io/pickle_file.h"
+#include "parser/checkpoint_index.h"
 #include "io/tensor_filter.h"
 #include "parser/dtype.h"
 #include "parser/error.h"
@@ -101,6 +109,91 @@ absl::StatusOr<TensorDict> load_pickle_file(const std::string& path, const Devic
     ++progress.tensors_done;
   }
   if (options.progress && progress.tensors_total > 0) options.progress(progress);
+  return result;
+}
+
+namespace {
+
+bool IsDirectory(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool IsFile(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && !S_ISDIR(st.st_mode);
+}
+
+bool HoldsSafetensors(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return false;
+  bool found = false;
+  while (const dirent* entry = ::readdir(d)) {
+    if (absl::EndsWith(entry->d_name, ".safetensors") || absl::EndsWith(entry->d_name, ".safetensors.index.json")) {
+      found = true;
+      break;
+    }
+  }
+  ::closedir(d);
+  return found;
+}
+
+}  // namespace
+
+bool IsPickleCheckpointPath(const std::string& path) {
+  if (IsDirectory(path)) {
+    return !HoldsSafetensors(path) && (IsFile(absl::StrCat(path, "/", kPickleCheckpointIndexName)) ||
+                                       IsFile(path + "/pytorch_model.bin"));
+  }
+  if (absl::EndsWith(path, kPickleCheckpointIndexName)) return true;
+  return IsPickleCheckpointFile(path).value_or(false);
+}
+
+absl::StatusOr<TensorDict> load_pickle_checkpoint(const std::string& path, const DeviceSpec& device,
+                                                  const LoadOptions& options, const PickleCheckpointOptions& pickle) {
+  std::string index_path = path;
+  if (IsDirectory(path)) {
+    index_path = absl::StrCat(path, "/", kPickleCheckpointIndexName);
+    if (!IsFile(index_path)) return load_pickle_file(path + "/pytorch_model.bin", device, options, pickle);
+  } else if (!absl::EndsWith(path, ".index.json")) {
+    return load_pickle_file(path, device, options, pickle);
+  }
+  IndexOptions index_options;
+  index_options.shard_extension = ".bin";
+  SAFETENSORS_ASSIGN_OR_RETURN(const CheckpointIndex index, ReadCheckpointIndex(index_path, index_options));
+  const std::string dir = DirectoryOf(index_path) + "/";
+  // Each shard must hold exactly the tensors weight_map gives it.
+  std::vector<std::set<std::string>> listed(index.shards().size());
+  for (const CheckpointIndex::Entry& entry : index.weight_map()) listed[entry.shard].emplace(entry.tensor);
+  TensorDict result;
+  for (size_t i = 0; i < index.shards().size(); ++i) {
+    const std::string& shard = index.shards()[i];
+    absl::StatusOr<TensorDict> tensors = load_pickle_file(dir + shard, device, options, pickle);
+    if (!tensors.ok()) return AddContext(tensors.status(), absl::StrCat("shard ", QuoteForMessage(shard)));
+    std::set<std::string> held;
+    for (const auto& item : *tensors) held.insert(item.key());
+    for (const auto& item : *tensors) {
+      if (listed[i].count(item.key()) == 0) {
+        return MakeError(ErrorCode::kUnlistedTensor,
+                         absl::StrCat("shard ", QuoteForMessage(shard), " holds tensor ",
+                                      QuoteForMessage(item.key()), ", which weight_map does not list"));
+      }
+      if (result.contains(item.key())) {
+        return MakeError(ErrorCode::kTensorInTwoShards,
+                         absl::StrCat("tensor ", QuoteForMessage(item.key()), " is in two shards"));
+      }
+      result.insert(item.key(), item.value());
+    }
+    if (options.tensor_filter.empty()) {  // a filter leaves listed names out
+      for (const std::string& name : listed[i]) {
+        if (held.count(name) == 0) {
+          return MakeError(ErrorCode::kTensorNotInShard,
+                           absl::StrCat("weight_map gives tensor ", QuoteForMessage(name), " to shard ",
+                                        QuoteForMessage(shard), ", which lacks it"));
+        }
+      }
+    }
+  }
   return result;
 }
 

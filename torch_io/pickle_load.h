@@ -37,6 +37,26 @@ absl::StatusOr<TensorDict> load_pickle_file(const std::string& path, const Devic
                                             const LoadOptions& options = {},
                                             const PickleCheckpointOptions& pickle = {});
 
+// The name of a sharded torch.save checkpoint's index.
+inline constexpr char kPickleCheckpointIndexName[] = "pytorch_model.bin.index.json";
+
+// A whole torch.save checkpoint: `path` is a pytorch_model.bin.index.json, a
+// directory holding one (its shards, named by weight_map, resolved as a
+// safetensors checkpoint's are: plain file names in the index's directory),
+// a directory holding pytorch_model.bin, or one file. Every tensor, shard by
+// shard in the index's order. Errors: load_pickle_file's, naming the shard;
+// the index reader's (kInvalidShardName, kIndexTooLarge...); kTensorNotInShard
+// when a shard lacks a tensor weight_map gives it, kUnlistedTensor when it
+// holds one weight_map does not list, kTensorInTwoShards.
+absl::StatusOr<TensorDict> load_pickle_checkpoint(const std::string& path, const DeviceSpec& device = "cpu",
+                                                  const LoadOptions& options = {},
+                                                  const PickleCheckpointOptions& pickle = {});
+
+// Whether `path` is a torch.save checkpoint load_pickle_checkpoint reads: a
+// file that starts as torch.save output, a pytorch_model.bin.index.json, or a
+// directory holding one or pytorch_model.bin and no .safetensors file.
+bool IsPickleCheckpointPath(const std::string& path);
+
 }  // namespace safetensors
 
 #endif  // SAFETENSORS_TORCH_IO_PICKLE_LOAD_H_

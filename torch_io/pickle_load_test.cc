@@ -1,11 +1,18 @@
 #include "torch_io/pickle_load.h"
 
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/normalization.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
@@ -14,7 +21,9 @@
 #include "parser/error.h"
 #include "parser/status_matchers.h"
 #include "testdata/test_files.h"
+#include "torch_io/checkpoint.h"
 #include "torch_io/dtype_map.h"
+#include "torch_io/model.h"
 
 namespace safetensors {
 namespace {
@@ -22,6 +31,7 @@ namespace {
 using ::testing::HasSubstr;
 using testing::HasErrorCode;
 using testing::IsOk;
+using testing::ReadTestFile;
 using testing::ReadTsv;
 
 constexpr char kDir[] = "testdata/pickle/";
@@ -109,6 +119,85 @@ TEST(PickleLoadTest, RefusesWhatTheReaderRefuses) {
   const absl::StatusOr<TensorDict> none = load_pickle_file(std::string(kDir) + "quantized.pt", "cpu", {}, skip);
   ASSERT_THAT(none, IsOk());
   EXPECT_EQ(none->size(), 0u);
+}
+
+TEST(PickleLoadTest, ShardedCheckpointLoadsEveryShard) {
+  std::map<std::string, std::string> digests;  // name -> expected digest
+  for (const auto& row : ReadTsv(std::string(kDir) + "expected.tsv")) {
+    if (absl::StartsWith(row[0], "sharded/")) digests[row[1]] = row[6];
+  }
+  ASSERT_EQ(digests.size(), 7u);
+  for (const std::string& path :
+       {std::string(kDir) + "sharded", std::string(kDir) + "sharded/pytorch_model.bin.index.json"}) {
+    SCOPED_TRACE(path);
+    EXPECT_TRUE(IsPickleCheckpointPath(path));
+    const absl::StatusOr<TensorDict> tensors = load_pickle_checkpoint(path);
+    ASSERT_THAT(tensors, IsOk());
+    ASSERT_EQ(tensors->size(), digests.size());
+    for (const auto& [name, digest] : digests) {
+      ASSERT_NE(tensors->find(name), nullptr) << name;
+      EXPECT_EQ(testing::Sha256Hex(ContiguousBytes((*tensors)[name])), digest) << name;
+    }
+  }
+  EXPECT_TRUE(IsPickleCheckpointPath(std::string(kDir) + "views.pt"));
+  EXPECT_FALSE(IsPickleCheckpointPath("testdata/example_mlp.safetensors"));
+  EXPECT_FALSE(IsPickleCheckpointPath(std::string(kDir) + "sharded_converted"));
+}
+
+TEST(PickleLoadTest, ShardsMustHoldWhatTheIndexSays) {
+  const std::string dir = testing::NewTempDir("pickle_shards");
+  const std::string index = ReadTestFile(std::string(kDir) + "sharded/pytorch_model.bin.index.json");
+  testing::WriteTempFile("pickle_shards/pytorch_model.bin.index.json", index);
+  // Shard 1 swapped for shard 2: it holds tensors weight_map gives the other.
+  testing::WriteTempFile("pickle_shards/pytorch_model-00001-of-00002.bin",
+                         ReadTestFile(std::string(kDir) + "sharded/pytorch_model-00002-of-00002.bin"));
+  testing::WriteTempFile("pickle_shards/pytorch_model-00002-of-00002.bin",
+                         ReadTestFile(std::string(kDir) + "sharded/pytorch_model-00002-of-00002.bin"));
+  EXPECT_THAT(load_pickle_checkpoint(dir), HasErrorCode(ErrorCode::kUnlistedTensor));
+  std::filesystem::remove(dir + "/pytorch_model-00001-of-00002.bin");
+  EXPECT_THAT(load_pickle_checkpoint(dir), HasErrorCode(ErrorCode::kIoError));
+}
+
+struct Layers : torch::nn::Module {
+  Layers() {
+    for (int i = 0; i < 3; ++i) layers->push_back(torch::nn::Linear(8, 8));
+    register_module("layers", layers);
+    register_module("head", head);
+  }
+  torch::nn::ModuleList layers;
+  torch::nn::Linear head{8, 4};
+};
+
+TEST(PickleLoadTest, ModelsLoadFromPickleCheckpoints) {
+  torch::nn::Sequential model(torch::nn::Linear(4, 3), torch::nn::LayerNorm(torch::nn::LayerNormOptions({3})));
+  const absl::StatusOr<LoadModelResult> loaded =
+      load_model(*model, std::string(kDir) + "module_state_dict.pt");
+  ASSERT_THAT(loaded, IsOk());
+  EXPECT_TRUE(loaded->missing.empty());
+  EXPECT_TRUE(loaded->unexpected.empty());
+  const absl::StatusOr<TensorDict> file = load_pickle_file(std::string(kDir) + "module_state_dict.pt");
+  ASSERT_THAT(file, IsOk());
+  for (const auto& item : model->named_parameters()) {
+    EXPECT_TRUE(item.value().equal((*file)[item.key()])) << item.key();
+  }
+  // A refused file is refused before anything is written.
+  EXPECT_THAT(load_model(*model, std::string(kDir) + "fickling_exec.pt"), HasErrorCode(ErrorCode::kRefusedGlobal));
+
+  // Sharded, through load_torch_model (strict=false): the file's bf16 biases
+  // convert to the model's float; head.bias is not in the checkpoint.
+  Layers layers;
+  const absl::StatusOr<LoadModelResult> sharded = load_torch_model(layers, std::string(kDir) + "sharded");
+  ASSERT_THAT(sharded, IsOk());
+  EXPECT_THAT(sharded->missing, ::testing::ElementsAre("head.bias"));
+  const absl::StatusOr<TensorDict> shards = load_pickle_checkpoint(std::string(kDir) + "sharded");
+  ASSERT_THAT(shards, IsOk());
+  for (const auto& item : *shards) {
+    const at::Tensor* target = layers.named_parameters().find(item.key());
+    ASSERT_NE(target, nullptr) << item.key();
+    EXPECT_TRUE(target->equal(item.value().to(target->scalar_type()))) << item.key();
+  }
+  EXPECT_THAT(load_torch_model(layers, std::string(kDir) + "sharded", /*strict=*/true),
+              HasErrorCode(ErrorCode::kBadArgument));
 }
 
 }  // namespace
