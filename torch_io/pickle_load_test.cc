@@ -191,8 +191,9 @@ TEST(PickleLoadTest, ModelsLoadFromPickleCheckpoints) {
   EXPECT_THAT(sharded->missing, ::testing::ElementsAre("head.bias"));
   const absl::StatusOr<TensorDict> shards = load_pickle_checkpoint(std::string(kDir) + "sharded");
   ASSERT_THAT(shards, IsOk());
+  const auto parameters = layers.named_parameters();
   for (const auto& item : *shards) {
-    const at::Tensor* target = layers.named_parameters().find(item.key());
+    const at::Tensor* target = parameters.find(item.key());
     ASSERT_NE(target, nullptr) << item.key();
     EXPECT_TRUE(target->equal(item.value().to(target->scalar_type()))) << item.key();
   }
