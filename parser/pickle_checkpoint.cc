@@ -540,7 +540,7 @@ absl::StatusOr<absl::Span<const uint8_t>> StoredRecord(absl::Span<const uint8_t>
 
 absl::Status ParseZipCheckpoint(absl::Span<const uint8_t> file, const PickleCheckpointOptions& options,
                                 PickleCheckpoint& result) {
-  SAFETENSORS_ASSIGN_OR_RETURN(const ZipArchive zip, ParseZipArchive(file));
+  SAFETENSORS_ASSIGN_OR_RETURN(const ZipArchive zip, ParseZipArchive(file, options.will_read));
   if (zip.entries.empty()) return MakeError(ErrorCode::kInvalidArchive, "zip archive without entries");
   for (const ZipEntry& entry : zip.entries) {
     const size_t slash = entry.name.find('/');

@@ -37,6 +37,7 @@
 #include "absl/types/span.h"
 #include "parser/dtype.h"
 #include "parser/pickle_reader.h"
+#include "parser/zip_archive.h"
 
 namespace safetensors {
 
@@ -90,6 +91,9 @@ struct PickleCheckpointOptions {
   bool skip_unknown = false;
   // Dot-separated keys of the dict to name tensors from; empty = the rule above.
   std::string key_path;
+  // Passed to the zip reader (parser/zip_archive.h): the file ranges it is
+  // about to read, for a caller that reads ahead.
+  ZipReadHint will_read;
   // The pickle's size limit: a state dict's pickle is ~100 bytes per tensor.
   uint64_t max_pickle_size = uint64_t{1} << 30;
   PickleLimits limits;

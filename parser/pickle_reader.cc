@@ -155,7 +155,7 @@ class Reader {
         return absl::OkStatus();
       }
       case kAppend: {
-        PickleId item;
+        PickleId item = kNoValue;
         SAFETENSORS_RETURN_IF_ERROR(Pop(&item));
         return AddTo(PickleKind::kList, {item});
       }
@@ -164,8 +164,8 @@ class Reader {
         return AddTo(PickleKind::kList, items);
       }
       case kSetItem: {
-        PickleId key;
-        PickleId item;
+        PickleId key = kNoValue;
+        PickleId item = kNoValue;
         SAFETENSORS_RETURN_IF_ERROR(Pop(&item));
         SAFETENSORS_RETURN_IF_ERROR(Pop(&key));
         return AddTo(PickleKind::kDict, {key, item});
@@ -176,7 +176,7 @@ class Reader {
         return AddTo(PickleKind::kDict, items);
       }
       case kBinPersId: {
-        PickleId pid;
+        PickleId pid = kNoValue;
         SAFETENSORS_RETURN_IF_ERROR(Pop(&pid));
         SAFETENSORS_ASSIGN_OR_RETURN(PickleId id, Make(PickleKind::kPersistentId));
         pickle_.values[id].items = {pid};
@@ -356,8 +356,8 @@ class Reader {
   }
 
   absl::Status Reduce() {
-    PickleId callable;
-    PickleId arguments;
+    PickleId callable = kNoValue;
+    PickleId arguments = kNoValue;
     SAFETENSORS_RETURN_IF_ERROR(Pop(&arguments));
     SAFETENSORS_RETURN_IF_ERROR(Pop(&callable));
     if (pickle_.values[callable].kind != PickleKind::kGlobal) {
@@ -379,7 +379,7 @@ class Reader {
   }
 
   absl::Status Build() {
-    PickleId state;
+    PickleId state = kNoValue;
     SAFETENSORS_RETURN_IF_ERROR(Pop(&state));
     const size_t floor = marks_.empty() ? 0 : marks_.back();
     if (stack_.size() <= floor) return Error("BUILD without an object");

@@ -401,7 +401,7 @@ bool StartsLikeZip(absl::Span<const uint8_t> file) {
   return ByteCursor(file).TakeLittleEndian(4, &signature) && signature == kLocalHeaderSignature;
 }
 
-absl::StatusOr<ZipArchive> ParseZipArchive(absl::Span<const uint8_t> file) {
+absl::StatusOr<ZipArchive> ParseZipArchive(absl::Span<const uint8_t> file, const ZipReadHint& will_read) {
   SAFETENSORS_ASSIGN_OR_RETURN(const EndRecord end, ReadEndRecords(file));
   uint64_t directory_end = 0;
   if (!CheckedAdd(end.directory_offset, end.directory_size, &directory_end) ||
@@ -430,6 +430,17 @@ absl::StatusOr<ZipArchive> ParseZipArchive(absl::Span<const uint8_t> file) {
   if (!directory.AtEnd()) {
     return ArchiveError(end.directory_offset + directory.position(),
                         "bytes after the last central directory record");
+  }
+  if (will_read) {
+    // Each local header with its extra field (torch's pads to 64 bytes), and
+    // the previous entry's descriptor just before it.
+    constexpr uint64_t kBefore = 24;
+    constexpr uint64_t kExtraGuess = 128;
+    for (const CentralRecord& record : records) {
+      const uint64_t at = record.entry.local_header_offset;
+      const uint64_t begin = at > kBefore ? at - kBefore : 0;
+      will_read(begin, at - begin + kLocalHeaderSize + record.entry.name.size() + kExtraGuess);
+    }
   }
   // The entries must tile [0, directory_offset) in local-header order.
   std::vector<size_t> order(records.size());

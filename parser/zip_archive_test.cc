@@ -1,6 +1,9 @@
 #include "parser/zip_archive.h"
 
+#include <algorithm>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -103,6 +106,23 @@ TEST(ZipArchiveTest, RefusesBytesHiddenAnywhere) {
     for (const ZipEntry& entry : read->entries) {
       EXPECT_LE(entry.data_offset + entry.compressed_size, mutated.size()) << at;
     }
+  }
+}
+
+// The hint names, before they are read, a range around every local header,
+// so that a reader of a cold file can ask for them all at once.
+TEST(ZipArchiveTest, HintsEveryLocalHeaderBeforeReadingIt) {
+  const std::string file = ReadTestFile(std::string(kDir) + "views.pt");
+  std::vector<std::pair<uint64_t, uint64_t>> hints;
+  const absl::StatusOr<ZipArchive> zip =
+      ParseZipArchive(BytesOf(file), [&](uint64_t offset, uint64_t length) { hints.emplace_back(offset, length); });
+  ASSERT_THAT(zip, IsOk());
+  ASSERT_EQ(hints.size(), zip->entries.size());
+  for (const ZipEntry& entry : zip->entries) {
+    const bool covered = std::any_of(hints.begin(), hints.end(), [&](const std::pair<uint64_t, uint64_t>& h) {
+      return h.first <= entry.local_header_offset && entry.data_offset <= h.first + h.second;
+    });
+    EXPECT_TRUE(covered) << entry.name;
   }
 }
 

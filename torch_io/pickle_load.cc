@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -18,6 +20,8 @@
 #include "absl/strings/str_cat.h"
 #include "io/checkpoint.h"
 #include "io/file.h"
+#include "io/direct_read.h"
+#include "io/parallel_read.h"
 #include "io/pickle_file.h"
 #include "parser/checkpoint_index.h"
 #include "io/tensor_filter.h"
@@ -38,29 +42,70 @@ void SwapElements(absl::Span<uint8_t> bytes, size_t element_size) {
   }
 }
 
-// The storage as a 1-D CPU tensor of its dtype: a view of the mapping where
-// that is safe, else memory of its own filled from the file.
-absl::StatusOr<at::Tensor> LoadStorage(const PickleCheckpointFile& f, const PickleStorage& storage,
-                                       Backend backend) {
-  SAFETENSORS_ASSIGN_OR_RETURN(const c10::ScalarType type, ToScalarType(storage.dtype, storage.key));
+// The storage as a 1-D tensor the shape of its elements, for the parts of
+// torch_io that allocate and check tensors.
+TensorInfo StorageInfo(const PickleStorage& storage, const uint64_t* numel) {
+  return TensorInfo{storage.key, storage.dtype, absl::MakeConstSpan(numel, 1), 0, storage.byte_size};
+}
+
+// The storage as a zero-copy view of the mapping, when that is safe: its
+// elements little-endian and aligned for their dtype. nullopt otherwise.
+absl::StatusOr<std::optional<at::Tensor>> MapStorage(const PickleCheckpointFile& f, const PickleStorage& storage) {
   const size_t element_size = static_cast<size_t>(DtypeBits(storage.dtype) / 8);
-  const int64_t numel = static_cast<int64_t>(storage.numel);
   const absl::Span<uint8_t> mapped =
       f.mapping->bytes().subspan(static_cast<size_t>(storage.byte_offset), static_cast<size_t>(storage.byte_size));
-  if (backend == Backend::kMmap && !f.table.big_endian && !mapped.empty() &&
-      reinterpret_cast<uintptr_t>(mapped.data()) % element_size == 0) {
-    std::shared_ptr<Mapping> keep = f.mapping;
-    return CallTorch("wrapping mapped memory", [&] {
-      return at::from_blob(mapped.data(), {numel}, [keep](void*) {}, at::TensorOptions().dtype(type));
-    });
+  if (f.table.big_endian || mapped.empty() || reinterpret_cast<uintptr_t>(mapped.data()) % element_size != 0) {
+    return std::optional<at::Tensor>();
   }
-  SAFETENSORS_ASSIGN_OR_RETURN(at::Tensor tensor, CallTorch("allocating a storage", [&] {
-                                 return at::empty({numel}, at::TensorOptions().dtype(type));
+  SAFETENSORS_ASSIGN_OR_RETURN(const c10::ScalarType type, ToScalarType(storage.dtype, storage.key));
+  std::shared_ptr<Mapping> keep = f.mapping;
+  SAFETENSORS_ASSIGN_OR_RETURN(at::Tensor view, CallTorch("wrapping mapped memory", [&] {
+                                 return at::from_blob(mapped.data(), {static_cast<int64_t>(storage.numel)},
+                                                      [keep](void*) {}, at::TensorOptions().dtype(type));
                                }));
-  const absl::Span<uint8_t> bytes = internal::BytesOf(tensor);
-  SAFETENSORS_RETURN_IF_ERROR(f.file->ReadAt(storage.byte_offset, bytes));
-  if (f.table.big_endian) SwapElements(bytes, element_size);
-  return tensor;
+  return std::optional<at::Tensor>(std::move(view));
+}
+
+// Every storage `needed` says, as 1-D CPU tensors of their dtype: views of
+// the mapping where MapStorage can (mmap backend), the rest read into memory
+// of their own by one plan of large reads on several threads, directly where
+// options.direct_io allows (as load_file's pread backend reads), and
+// byte-swapped when the file is big-endian.
+absl::StatusOr<std::vector<at::Tensor>> LoadStorages(const PickleCheckpointFile& f, const std::vector<bool>& needed,
+                                                     const LoadOptions& options, ReadProgressTracker& progress) {
+  std::vector<at::Tensor> storages(f.table.storages.size());
+  const std::unique_ptr<DirectReads> direct = options.backend == Backend::kPread
+                                                  ? DirectReads::Open(*f.file, options.direct_io)
+                                                  : nullptr;
+  ReadPlan plan;
+  std::vector<size_t> read;  // storages the plan fills
+  for (size_t i = 0; i < storages.size(); ++i) {
+    if (!needed[i]) continue;
+    const PickleStorage& storage = f.table.storages[i];
+    if (options.backend == Backend::kMmap) {
+      SAFETENSORS_ASSIGN_OR_RETURN(std::optional<at::Tensor> view, MapStorage(f, storage));
+      if (view.has_value()) {
+        storages[i] = *std::move(view);
+        progress.Add(storage.byte_size, 0);
+        continue;
+      }
+    }
+    const uint64_t numel = storage.numel;
+    SAFETENSORS_ASSIGN_OR_RETURN(internal::TensorToFill fill,
+                                 internal::AllocateTensorToFill(StorageInfo(storage, &numel), storage.byte_offset,
+                                                                direct != nullptr));
+    plan.AddInWindow(storage.byte_offset, internal::BytesOf(fill.tensor), fill.window, storage.key);
+    storages[i] = std::move(fill.tensor);
+    read.push_back(i);
+  }
+  const FileReadPlan reads[] = {{f.file.get(), &plan, {}, direct.get()}};
+  SAFETENSORS_RETURN_IF_ERROR(ReadInParallel(reads, ThreadsForRead(options.threads, plan.bytes()), &progress));
+  if (f.table.big_endian) {
+    for (size_t i : read) {
+      SwapElements(internal::BytesOf(storages[i]), static_cast<size_t>(DtypeBits(f.table.storages[i].dtype) / 8));
+    }
+  }
+  return storages;
 }
 
 }  // namespace
@@ -73,28 +118,23 @@ absl::StatusOr<TensorDict> load_pickle_file(const std::string& path, const Devic
   SAFETENSORS_ASSIGN_OR_RETURN(const PickleCheckpointFile f, OpenPickleCheckpoint(path, pickle));
   std::vector<const PickleTensor*> selected;
   std::vector<bool> needed(f.table.storages.size(), false);
-  LoadProgress progress;
+  uint64_t bytes_total = 0;
   for (const PickleTensor& t : f.table.tensors) {
     if (!filter.Selects(t.name)) continue;
     selected.push_back(&t);
-    if (!needed[t.storage]) progress.bytes_total += f.table.storages[t.storage].byte_size;
+    if (!needed[t.storage]) bytes_total += f.table.storages[t.storage].byte_size;
     needed[t.storage] = true;
   }
-  progress.tensors_total = selected.size();
-  std::vector<at::Tensor> storages(f.table.storages.size());
-  for (size_t i = 0; i < storages.size(); ++i) {
-    if (!needed[i]) continue;
-    absl::StatusOr<at::Tensor> storage = LoadStorage(f, f.table.storages[i], options.backend);
-    if (!storage.ok()) {
-      return AddContext(storage.status(), absl::StrCat(QuoteForMessage(path), ": storage ",
-                                                       QuoteForMessage(f.table.storages[i].key)));
-    }
-    storages[i] = *std::move(storage);
-    if (!target.is_cpu()) {
+  // Storages are what is read; tensors are counted done with the last one.
+  ReadProgressTracker progress(options.progress, bytes_total, selected.size());
+  absl::StatusOr<std::vector<at::Tensor>> loaded = LoadStorages(f, needed, options, progress);
+  if (!loaded.ok()) return AddContext(loaded.status(), QuoteForMessage(path));
+  std::vector<at::Tensor>& storages = *loaded;
+  if (!target.is_cpu()) {
+    for (size_t i = 0; i < storages.size(); ++i) {
+      if (!needed[i]) continue;
       SAFETENSORS_ASSIGN_OR_RETURN(storages[i], internal::ToDevice(storages[i], target));
     }
-    progress.bytes_done += f.table.storages[i].byte_size;
-    if (options.progress) options.progress(progress);
   }
   TensorDict result;
   for (const PickleTensor* t : selected) {
@@ -106,9 +146,8 @@ absl::StatusOr<TensorDict> load_pickle_file(const std::string& path, const Devic
                                        sizes, strides, static_cast<int64_t>(t->storage_offset));
                                  }));
     result.insert(t->name, std::move(view));
-    ++progress.tensors_done;
   }
-  if (options.progress && progress.tensors_total > 0) options.progress(progress);
+  if (!selected.empty()) progress.Add(0, selected.size());
   return result;
 }
 

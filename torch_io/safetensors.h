@@ -15,6 +15,11 @@
 //   save_torch_state_dict / save_torch_model / load_torch_model,
 //   load_checkpoint and open_checkpoint.
 //
+// and torch.save checkpoints read as data, never run (pickle_load.h):
+//   torch.load(f, weights_only=True)       load_pickle_file(path)
+//   (a sharded pytorch_model.bin)          load_pickle_checkpoint(path)
+// which load_model and load_torch_model accept too.
+//
 // Every fallible call returns absl::Status or absl::StatusOr; no exception
 // leaves the library. GetErrorCode(status) gives the reason (parser/error.h).
 #ifndef SAFETENSORS_TORCH_IO_SAFETENSORS_H_
@@ -26,6 +31,7 @@
 #include "torch_io/device.h"     // IWYU pragma: export
 #include "torch_io/load.h"       // IWYU pragma: export
 #include "torch_io/model.h"      // IWYU pragma: export
+#include "torch_io/pickle_load.h"  // IWYU pragma: export
 #include "torch_io/safe_open.h"  // IWYU pragma: export
 #include "torch_io/save.h"       // IWYU pragma: export
 

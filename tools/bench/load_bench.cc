@@ -37,6 +37,10 @@
 //       pread with the default direct_io (kAuto: O_DIRECT for what is not
 //       cached), pread-buffered with kNever (every read through the page
 //       cache); TOUCH=1 also sums every tensor, so every mapped byte is read
+//   load_bench pickle mmap|pread TOUCH PATH
+//       ours on a torch.save checkpoint: load_pickle_checkpoint(PATH) (a
+//       .bin/.pt file, or a directory with pytorch_model.bin.index.json);
+//       TOUCH=1 also sums every tensor
 //   load_bench model same|bf16 THREADS PATH
 //       ours: load_torch_model into a module of buffers shaped like PATH's
 //       tensors (of their dtype, or BF16 so that every tensor converts
@@ -86,7 +90,9 @@ std::vector<std::string> FilesOf(const std::string& path) {
   if (!std::filesystem::is_directory(path)) return {path};
   std::vector<std::string> files;
   for (const auto& entry : std::filesystem::directory_iterator(path)) {
-    if (entry.path().extension() == ".safetensors") files.push_back(entry.path());
+    if (entry.path().extension() == ".safetensors" || entry.path().extension() == ".bin") {
+      files.push_back(entry.path());
+    }
   }
   std::sort(files.begin(), files.end());
   return files;
@@ -296,6 +302,23 @@ int main(int argc, char** argv) {
       }
     });
     PrintTime(seconds, bytes, sum == 0.5 ? ",\"sum\":0.5" : "");  // keeps the sums
+  } else if (command == "pickle" && argc == 5) {
+    safetensors::LoadOptions options;
+    const std::string backend = argv[2];
+    if (backend != "mmap" && backend != "pread") Die("mmap or pread");
+    options.backend = backend == "mmap" ? safetensors::Backend::kMmap : safetensors::Backend::kPread;
+    const bool touch = Count(argv[3]) != 0;
+    uint64_t bytes = 0;
+    double sum = 0;
+    safetensors::TensorDict tensors;  // freed after the clock stops, as in load
+    const double seconds = Seconds([&] {
+      tensors = Check(safetensors::load_pickle_checkpoint(path, "cpu", options));
+      for (const auto& item : tensors) {
+        bytes += item.value().nbytes();
+        if (touch) sum += at::sum(item.value()).item<double>();
+      }
+    });
+    PrintTime(seconds, bytes, sum == 0.5 ? ",\"sum\":0.5" : "");
   } else if (command == "model" && argc == 5) {
     safetensors::LoadOptions options;
     const bool bf16 = std::string(argv[2]) == "bf16";
