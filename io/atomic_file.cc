@@ -107,10 +107,29 @@ absl::Status AtomicFileWriter::Append(absl::string_view bytes) {
   return absl::OkStatus();
 }
 
-absl::Status AtomicFileWriter::AppendFrom(const File& source, uint64_t offset, uint64_t length) {
+absl::Status AtomicFileWriter::WriteAt(absl::string_view bytes, uint64_t offset) {
   if (fd_ < 0) {
     return MakeError(ErrorCode::kInternal,
-                     absl::StrCat("append to ", QuoteForMessage(temp_path_), " after finish"));
+                     absl::StrCat("write to ", QuoteForMessage(temp_path_), " after finish"));
+  }
+  while (!bytes.empty()) {
+    const ssize_t n = ::pwrite(fd_, bytes.data(), std::min<size_t>(bytes.size(), size_t{1} << 30),
+                               static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return MakeIoError(errno, absl::StrCat("cannot write ", QuoteForMessage(temp_path_), " at byte ", offset));
+    }
+    bytes.remove_prefix(static_cast<size_t>(n));
+    offset += static_cast<uint64_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AtomicFileWriter::CopyAt(const File& source, uint64_t source_offset, uint64_t length,
+                                      uint64_t offset) {
+  if (fd_ < 0) {
+    return MakeError(ErrorCode::kInternal,
+                     absl::StrCat("write to ", QuoteForMessage(temp_path_), " after finish"));
   }
   // The kernel copies (on file systems that share extents, without copying
   // at all); where it cannot (across file systems before Linux 5.19, or a
@@ -120,14 +139,16 @@ absl::Status AtomicFileWriter::AppendFrom(const File& source, uint64_t offset, u
   while (length > 0) {
     const size_t chunk = static_cast<size_t>(std::min<uint64_t>(length, uint64_t{1} << 30));
     if (kernel_copies) {
-      loff_t from = static_cast<loff_t>(offset);
-      const ssize_t n = ::copy_file_range(source.fd(), &from, fd_, nullptr, chunk, 0);
+      loff_t from = static_cast<loff_t>(source_offset);
+      loff_t to = static_cast<loff_t>(offset);
+      const ssize_t n = ::copy_file_range(source.fd(), &from, fd_, &to, chunk, 0);
       if (n > 0) {
+        source_offset += static_cast<uint64_t>(n);
         offset += static_cast<uint64_t>(n);
         length -= static_cast<uint64_t>(n);
         continue;
       }
-      if (n == 0) return FileTruncatedError(source.path(), offset, source.size());
+      if (n == 0) return FileTruncatedError(source.path(), source_offset, source.size());
       if (errno == EINTR) continue;
       if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP) {
         return MakeIoError(errno, absl::StrCat("cannot copy from ", QuoteForMessage(source.path()), " to ",
@@ -138,8 +159,9 @@ absl::Status AtomicFileWriter::AppendFrom(const File& source, uint64_t offset, u
     }
     const size_t piece = static_cast<size_t>(std::min<uint64_t>(length, buffer.size()));
     const absl::Span<uint8_t> bytes(buffer.data(), piece);
-    SAFETENSORS_RETURN_IF_ERROR(source.ReadAt(offset, bytes));
-    SAFETENSORS_RETURN_IF_ERROR(Append(absl::string_view(reinterpret_cast<const char*>(bytes.data()), piece)));
+    SAFETENSORS_RETURN_IF_ERROR(source.ReadAt(source_offset, bytes));
+    SAFETENSORS_RETURN_IF_ERROR(WriteAt(absl::string_view(reinterpret_cast<const char*>(bytes.data()), piece), offset));
+    source_offset += piece;
     offset += piece;
     length -= piece;
   }

@@ -47,11 +47,14 @@ class AtomicFileWriter {
   // Appends `bytes` to the temporary file. Errors: kIoError.
   absl::Status Append(absl::string_view bytes);
 
-  // Appends `length` bytes of `source` from `offset`, with copy_file_range
-  // where the kernel can (no copy through memory), else through a buffer of
-  // at most kCopyBufferBytes. Errors: kIoError; kFileTruncated when `source`
-  // ends first.
-  absl::Status AppendFrom(const File& source, uint64_t offset, uint64_t length);
+  // Positional writes, which leave the file position alone and may run on
+  // several threads at once (not alongside Append): `bytes` at `offset`, and
+  // `length` bytes of `source` from `source_offset` at `offset`, the latter
+  // with copy_file_range where the kernel can (no copy through user memory),
+  // else through a buffer of at most kCopyBufferBytes.
+  // Errors: kIoError; kFileTruncated when `source` ends first.
+  absl::Status WriteAt(absl::string_view bytes, uint64_t offset);
+  absl::Status CopyAt(const File& source, uint64_t source_offset, uint64_t length, uint64_t offset);
   static constexpr uint64_t kCopyBufferBytes = uint64_t{8} << 20;
 
   // Flushes the temporary file to disk and closes it, without renaming: for a

@@ -18,7 +18,8 @@
 // Streaming: storages go from the input to the output file, with
 // copy_file_range where a tensor's bytes are already in order and
 // little-endian, through a bounded buffer otherwise (strided views,
-// big-endian files): memory stays at the tables plus the buffer, whatever the
+// big-endian files), the input read front to back and each tensor written at
+// its place: memory stays at the tables plus the buffer, whatever the
 // model's size. The output is replaced atomically (io/atomic_file.h).
 #ifndef SAFETENSORS_IO_PICKLE_CONVERT_H_
 #define SAFETENSORS_IO_PICKLE_CONVERT_H_

@@ -8,6 +8,7 @@ APT_PACKAGES=(
   bazel-bootstrap bazel-rules-java
   libabsl-dev libre2-dev libgtest-dev libgmock-dev
   clang libclang-rt-14-dev llvm-14 pkgconf libssl-dev
+  time  # GNU time: the benchmarks' peak-memory readings
 )
 # Pinned on purpose: torch 2.13.0 is the CPU build on this machine's disk; an
 # unpinned torch pulls gigabytes of CUDA. safetensors 0.8.0 is the reference

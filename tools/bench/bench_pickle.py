@@ -96,18 +96,16 @@ print(json.dumps({"seconds": time.perf_counter() - start}))
 
 
 def timed_process(cmd):
-    """Seconds from start to exit, and the child's peak resident bytes. Started
-    with posix_spawn (vfork): a forked child would count this process's
-    pages, torch's among them, in its peak until it execs."""
-    start = time.perf_counter()
-    with open(os.devnull, "wb") as null:
-        pid = os.posix_spawnp(cmd[0], cmd, os.environ,
-                              file_actions=[(os.POSIX_SPAWN_DUP2, null.fileno(), 1)])
-        _, status, usage = os.wait4(pid, 0)
-    seconds = time.perf_counter() - start
-    if status != 0:
-        raise RuntimeError(f"{cmd} failed with status {status}")
-    return seconds, usage.ru_maxrss * 1024
+    """Seconds from start to exit, and the command's peak resident bytes as
+    GNU time reports it: a child of this process would count this process's
+    pages (torch's among them) in its peak, as Linux keeps the peak across
+    fork and exec; a child of `time` starts from `time`'s few pages."""
+    with tempfile.NamedTemporaryFile("r") as peak:
+        start = time.perf_counter()
+        subprocess.run(["/usr/bin/time", "-o", peak.name, "-f", "%M", *cmd], check=True,
+                       stdout=subprocess.DEVNULL)
+        seconds = time.perf_counter() - start
+        return seconds, int(peak.read().split()[-1]) * 1024
 
 
 def python(mode, path, out="-"):
@@ -248,7 +246,7 @@ def main():
     ap.add_argument("--gib", type=float, default=1.0)
     ap.add_argument("--only", default="a,b")
     args = ap.parse_args()
-    for binary in (SAFETENSORS, os.path.join(bench_load.OPT_BIN, "load_bench")):
+    for binary in (SAFETENSORS, os.path.join(bench_load.OPT_BIN, "load_bench"), "/usr/bin/time"):
         if not os.path.exists(binary):
             sys.exit(f"missing {binary}: bazel build --config=opt //tools:safetensors "
                      "//tools/bench:load_bench")
