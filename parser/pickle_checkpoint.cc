@@ -290,7 +290,16 @@ class Interpreter {
       case GlobalRole::kRebuildParameterWithState: {
         const size_t arity = role->role == GlobalRole::kRebuildParameter ? 3 : 4;
         if (args.size() != arity) return bad(absl::StrCat(arity, " expected, ", args.size(), " given"));
-        if (V(args[0]).kind != PickleKind::kCall) return bad("the data is not a tensor");
+        // The data is a tensor call itself, never another Parameter: torch
+        // writes no such nesting, and a chain of them would be a recursion
+        // as deep as the pickle is long.
+        const std::optional<AllowedGlobal> data_role =
+            V(args[0]).kind == PickleKind::kCall ? RoleOf(V(args[0]).items[0]) : std::nullopt;
+        if (V(args[0]).kind != PickleKind::kCall ||
+            (data_role.has_value() && data_role->role != GlobalRole::kRebuildTensorV2 &&
+             data_role->role != GlobalRole::kRebuildTensorV3)) {
+          return bad("the data is not a tensor");
+        }
         SAFETENSORS_ASSIGN_OR_RETURN(std::optional<PickleTensor> data, ReadTensor(args[0]));
         if (!data.has_value()) return data;
         if (V(args[1]).kind != PickleKind::kBool) return bad("requires_grad is not a bool");

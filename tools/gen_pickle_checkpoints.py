@@ -452,6 +452,20 @@ def main():
     hostile("list_holds_itself.pt", "InvalidPickle", "a dict entry whose value contains itself",
             with_pickle(b"\x80\x02}q\x00X\x01\x00\x00\x00ah\x00s."))
 
+    # A Parameter whose data is a Parameter, nested: torch never writes it, and
+    # followed as written it would be a recursion as deep as the file is long.
+    class Nested:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def __reduce__(self):
+            return (torch._utils._rebuild_parameter, (self.inner, False, OrderedDict()))
+    nested = torch.ones(2)
+    for _ in range(3):
+        nested = Nested(nested)
+    hostile("nested_parameters.pt", "InvalidPickle", "a Parameter of a Parameter of a Parameter",
+            save_bytes({"p": nested}))
+
     # --- hostile: storages and tensors ---------------------------------------
     # The pickle says storage "0" holds 6 floats; these edits change the record.
     hostile("storage_larger_than_record.pt", "InvalidStorage", "the persistent id claims more elements "
