@@ -36,7 +36,10 @@ Conversions (the output's directory emptied before each run):
                           copy_file_range; fsyncs and renames each output)
   reference pipeline      torch.load(weights_only=True) -> _remove_duplicate_names
                           -> save_file, per file (convert.py's convert_file
-                          without its reload check)
+                          without its reload check); its outputs are left in
+                          the page cache, not made durable
+  reference + fsync       the same, then os.fsync of each output: what ours
+                          and the limit do (their outputs are durable)
   limit: cp + fsync       cp IN OUT && sync OUT for every input file: the same
                           bytes copied (coreutils 9 uses copy_file_range) and
                           made durable
@@ -76,7 +79,7 @@ elif mode == "load_mmap":
     for f in files:
         tensors.update(torch.load(f, weights_only=True, mmap=True))
     total = sum(float(t.float().sum()) for t in tensors.values())
-elif mode == "convert":
+elif mode in ("convert", "convert_fsync"):
     from safetensors.torch import _remove_duplicate_names, save_file
     for f in files:
         loaded = torch.load(f, map_location="cpu", weights_only=True)
@@ -91,6 +94,10 @@ elif mode == "convert":
         loaded = {k: v.contiguous() for k, v in loaded.items()}
         name = os.path.basename(f).rsplit(".", 1)[0].replace("pytorch_model", "model")
         save_file(loaded, os.path.join(out, name + ".safetensors"), metadata=metadata)
+        if mode == "convert_fsync":
+            fd = os.open(os.path.join(out, name + ".safetensors"), os.O_RDONLY)
+            os.fsync(fd)
+            os.close(fd)
 print(json.dumps({"seconds": time.perf_counter() - start}))
 """
 
@@ -187,9 +194,9 @@ def report(key, pickle_path, safetensors_path, directory, repeats, warnings):
             seconds += timed_process(["sh", "-c", f'cp "{f}" "{target}" && sync "{target}"'])[0]
         return seconds
 
-    def reference():
+    def reference(mode="convert"):
         fresh_out()
-        return python("convert", pickle_path, out_dir)
+        return python(mode, pickle_path, out_dir)
 
     lb = bench_load.load_bench
     runs = []  # (name, state, fn, inputs)
@@ -207,6 +214,7 @@ def report(key, pickle_path, safetensors_path, directory, repeats, warnings):
             ("torch.load mmap+read", state, lambda: python("load_mmap", pickle_path), [pickle_path]),
             ("ours convert", state, ours_convert, [pickle_path]),
             ("reference pipeline", state, reference, [pickle_path]),
+            ("reference + fsync", state, lambda: reference("convert_fsync"), [pickle_path]),
             ("limit: cp + fsync", state, cp_fsync, [pickle_path]),
         ]
     times = {}
@@ -235,7 +243,8 @@ def report(key, pickle_path, safetensors_path, directory, repeats, warnings):
               f"ours .bin mmap+read vs torch.load mmap+read {m('torch.load mmap+read') / m('ours .bin mmap+read'):.2f}x, "
               f"ours .bin pread vs torch.load {m('torch.load') / m('ours .bin pread'):.2f}x; "
               f"convert: {m('limit: cp + fsync') / m('ours convert'):.0%} of cp + fsync, "
-              f"{m('reference pipeline') / m('ours convert'):.2f}x the reference pipeline")
+              f"{m('reference pipeline') / m('ours convert'):.2f}x the reference pipeline, "
+              f"{m('reference + fsync') / m('ours convert'):.2f}x it with fsync")
     print(f"peak resident memory of ours convert (last run, whole process): "
           f"{peaks.get('ours convert', 0) / (1 << 20):.1f} MiB")
 
