@@ -111,7 +111,10 @@ absl::StatusOr<TensorDict> load_checkpoint(const std::string& path,
 
 // huggingface_hub's load_torch_model: a checkpoint into `model`, with
 // load_model's rules (shared tensors, missing, unexpected; strict refuses
-// either). strict defaults to false, as in huggingface_hub.
+// either). strict defaults to false, as in huggingface_hub. A torch.save
+// checkpoint (IsPickleCheckpointPath: a pytorch_model.bin.index.json, a
+// directory with one or with pytorch_model.bin and no .safetensors, or a
+// torch.save file) is read as data by load_pickle_checkpoint.
 // Errors: as load_checkpoint and load_model.
 absl::StatusOr<LoadModelResult> load_torch_model(torch::nn::Module& model,
                                                  const std::string& path, bool strict = false,

@@ -53,7 +53,10 @@ absl::Status save_model(const torch::nn::Module& model, const std::string& path,
 // checks the spec (the model's tensors stay where they are); the backend
 // does not matter (reads are positioned reads into the model's memory).
 // A refused load (strict and a name missing or unexpected, a shape that
-// differs) writes nothing; the reference copies what fits first.
+// differs) writes nothing; the reference copies what fits first. A
+// torch.save file (told by its content) is read as data
+// (load_pickle_file, pickle_load.h), its tensors views of its mapping, then
+// copied in with the same rules.
 // Errors: kBadArgument for those refusals (the reference's messages);
 // load_file's errors; an I/O error mid-load says the model is partly loaded.
 absl::StatusOr<LoadModelResult> load_model(torch::nn::Module& model, const std::string& path,
