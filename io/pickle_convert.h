@@ -32,13 +32,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "io/pickle_file.h"  // IWYU pragma: export (kPickleIndexName)
 #include "parser/pickle_checkpoint.h"
 
 namespace safetensors {
-
-// The index of a sharded torch.save checkpoint (transformers'
-// save_pretrained(safe_serialization=False)).
-inline constexpr char kPickleIndexName[] = "pytorch_model.bin.index.json";
 
 struct ConvertOptions {
   // Which dict names the tensors, whether unknown globals are skipped.

@@ -1,6 +1,8 @@
 #include "io/pickle_file.h"
 
+#include <dirent.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,6 +10,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "parser/error.h"
 #include "parser/status_macros.h"
@@ -33,6 +36,43 @@ absl::StatusOr<PickleCheckpointFile> OpenPickleCheckpoint(const std::string& pat
   };
   SAFETENSORS_ASSIGN_OR_RETURN(result.table, ParsePickleCheckpoint(bytes, with_hints));
   return result;
+}
+
+namespace {
+
+bool IsDirectory(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool IsFile(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && !S_ISDIR(st.st_mode);
+}
+
+bool HoldsSafetensors(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return false;
+  bool found = false;
+  while (const dirent* entry = ::readdir(d)) {
+    if (absl::EndsWith(entry->d_name, ".safetensors") || absl::EndsWith(entry->d_name, ".safetensors.index.json")) {
+      found = true;
+      break;
+    }
+  }
+  ::closedir(d);
+  return found;
+}
+
+}  // namespace
+
+bool IsPickleCheckpointPath(const std::string& path) {
+  if (IsDirectory(path)) {
+    return !HoldsSafetensors(path) &&
+           (IsFile(absl::StrCat(path, "/", kPickleIndexName)) || IsFile(path + "/pytorch_model.bin"));
+  }
+  if (absl::EndsWith(path, kPickleIndexName)) return true;
+  return IsPickleCheckpointFile(path).value_or(false);
 }
 
 absl::StatusOr<bool> IsPickleCheckpointFile(const std::string& path) {

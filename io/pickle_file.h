@@ -35,6 +35,15 @@ struct PickleCheckpointFile {
 absl::StatusOr<PickleCheckpointFile> OpenPickleCheckpoint(const std::string& path,
                                                           const PickleCheckpointOptions& options);
 
+// The index of a sharded torch.save checkpoint (transformers'
+// save_pretrained(safe_serialization=False)).
+inline constexpr char kPickleIndexName[] = "pytorch_model.bin.index.json";
+
+// Whether `path` is a torch.save checkpoint: a file that starts as
+// torch.save output, a pytorch_model.bin.index.json, or a directory holding
+// one or pytorch_model.bin and no .safetensors file.
+bool IsPickleCheckpointPath(const std::string& path);
+
 // Whether the file at `path` starts as a torch.save file does (reads its
 // first bytes; a shorter file is not one). Errors: File::Open's, kIoError.
 absl::StatusOr<bool> IsPickleCheckpointFile(const std::string& path);

@@ -1,6 +1,5 @@
 #include "torch_io/pickle_load.h"
 
-#include <dirent.h>
 #include <sys/stat.h>
 
 #include <cstdint>
@@ -158,42 +157,17 @@ bool IsDirectory(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-bool IsFile(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0 && !S_ISDIR(st.st_mode);
-}
-
-bool HoldsSafetensors(const std::string& dir) {
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return false;
-  bool found = false;
-  while (const dirent* entry = ::readdir(d)) {
-    if (absl::EndsWith(entry->d_name, ".safetensors") || absl::EndsWith(entry->d_name, ".safetensors.index.json")) {
-      found = true;
-      break;
-    }
-  }
-  ::closedir(d);
-  return found;
-}
-
 }  // namespace
-
-bool IsPickleCheckpointPath(const std::string& path) {
-  if (IsDirectory(path)) {
-    return !HoldsSafetensors(path) && (IsFile(absl::StrCat(path, "/", kPickleCheckpointIndexName)) ||
-                                       IsFile(path + "/pytorch_model.bin"));
-  }
-  if (absl::EndsWith(path, kPickleCheckpointIndexName)) return true;
-  return IsPickleCheckpointFile(path).value_or(false);
-}
 
 absl::StatusOr<TensorDict> load_pickle_checkpoint(const std::string& path, const DeviceSpec& device,
                                                   const LoadOptions& options, const PickleCheckpointOptions& pickle) {
   std::string index_path = path;
   if (IsDirectory(path)) {
-    index_path = absl::StrCat(path, "/", kPickleCheckpointIndexName);
-    if (!IsFile(index_path)) return load_pickle_file(path + "/pytorch_model.bin", device, options, pickle);
+    index_path = absl::StrCat(path, "/", kPickleIndexName);
+    struct stat st;
+    if (::stat(index_path.c_str(), &st) != 0) {
+      return load_pickle_file(path + "/pytorch_model.bin", device, options, pickle);
+    }
   } else if (!absl::EndsWith(path, ".index.json")) {
     return load_pickle_file(path, device, options, pickle);
   }

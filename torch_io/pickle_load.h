@@ -19,6 +19,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "io/pickle_file.h"  // IWYU pragma: export (IsPickleCheckpointPath)
 #include "parser/pickle_checkpoint.h"
 #include "torch_io/device.h"
 #include "torch_io/types.h"
@@ -37,9 +38,6 @@ absl::StatusOr<TensorDict> load_pickle_file(const std::string& path, const Devic
                                             const LoadOptions& options = {},
                                             const PickleCheckpointOptions& pickle = {});
 
-// The name of a sharded torch.save checkpoint's index.
-inline constexpr char kPickleCheckpointIndexName[] = "pytorch_model.bin.index.json";
-
 // A whole torch.save checkpoint: `path` is a pytorch_model.bin.index.json, a
 // directory holding one (its shards, named by weight_map, resolved as a
 // safetensors checkpoint's are: plain file names in the index's directory),
@@ -51,11 +49,6 @@ inline constexpr char kPickleCheckpointIndexName[] = "pytorch_model.bin.index.js
 absl::StatusOr<TensorDict> load_pickle_checkpoint(const std::string& path, const DeviceSpec& device = "cpu",
                                                   const LoadOptions& options = {},
                                                   const PickleCheckpointOptions& pickle = {});
-
-// Whether `path` is a torch.save checkpoint load_pickle_checkpoint reads: a
-// file that starts as torch.save output, a pytorch_model.bin.index.json, or a
-// directory holding one or pytorch_model.bin and no .safetensors file.
-bool IsPickleCheckpointPath(const std::string& path);
 
 }  // namespace safetensors
 
