@@ -28,6 +28,7 @@
 #include "io/pickle_convert.h"
 #include "parser/header.h"
 #include "parser/pickle_checkpoint.h"
+#include "parser/pickle_testing.h"
 
 namespace {
 
@@ -74,28 +75,6 @@ void CheckTable(const PickleCheckpoint& table, size_t file_size, bool skip_unkno
   }
 }
 
-// The elements of `t` gathered from `file`, contiguous and little-endian.
-std::string Gather(const uint8_t* file, const PickleCheckpoint& table, const PickleTensor& t) {
-  const PickleStorage& storage = table.storages[t.storage];
-  const size_t element = DtypeBits(t.dtype) / 8;
-  uint64_t numel = 1;
-  for (uint64_t d : t.shape) numel *= d;
-  std::string out;
-  std::vector<uint64_t> index(t.shape.size(), 0);
-  for (uint64_t n = 0; n < numel; ++n) {
-    uint64_t at = t.storage_offset;
-    for (size_t d = 0; d < index.size(); ++d) at += index[d] * t.strides[d];
-    std::string bytes(reinterpret_cast<const char*>(file) + storage.byte_offset + at * element, element);
-    if (table.big_endian) std::reverse(bytes.begin(), bytes.end());
-    out += bytes;
-    for (size_t d = index.size(); d-- > 0;) {
-      if (++index[d] < t.shape[d]) break;
-      index[d] = 0;
-    }
-  }
-  return out;
-}
-
 std::string ReadWhole(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
@@ -140,7 +119,7 @@ void CheckConversion(const uint8_t* data, size_t size, const PickleCheckpoint& t
     if (info == nullptr) continue;  // dropped as shared
     Require(info->dtype == t.dtype && info->shape == t.shape, "dtype and shape kept");
     Require(written.substr(header->data_offset() + info->data_begin, info->data_end - info->data_begin) ==
-                Gather(data, table, t),
+                testing::GatherPickleElements(absl::MakeConstSpan(data, size), table, t),
             "the elements are the input's, in row-major order");
   }
 }

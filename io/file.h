@@ -24,6 +24,10 @@ std::string DirectoryOf(const std::string& path);
 // The part of `path` after its last '/': the whole path for a bare name.
 std::string BaseNameOf(const std::string& path);
 
+// Whether `path` (symlinks followed) is a directory; false when it is
+// anything else or nothing.
+bool IsDirectory(const std::string& path);
+
 // The kFileTruncated status for a file that ended at byte `end` while
 // `expected_size` bytes were there when it was opened.
 absl::Status FileTruncatedError(const std::string& path, uint64_t end, uint64_t expected_size);

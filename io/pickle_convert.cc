@@ -252,8 +252,7 @@ absl::StatusOr<CheckpointConversion> ConvertPickleCheckpoint(const std::string& 
                                                              const std::string& output_dir,
                                                              const ConvertOptions& options) {
   std::string index_path = input;
-  struct stat st;
-  if (::stat(input.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) index_path = input + "/" + kPickleIndexName;
+  if (IsDirectory(input)) index_path = input + "/" + kPickleIndexName;
   IndexOptions index_options;
   index_options.shard_extension = ".bin";
   SAFETENSORS_ASSIGN_OR_RETURN(const CheckpointIndex index, ReadCheckpointIndex(index_path, index_options));

@@ -26,11 +26,6 @@ namespace {
 // Deeper than any repository's folders; a bound so no tree can exhaust us.
 constexpr int kMaxDepth = 64;
 
-bool IsDirectory(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 // `path` with every symlink resolved; empty when it cannot be (dangling).
 std::string RealPath(const std::string& path) {
   char resolved[PATH_MAX];

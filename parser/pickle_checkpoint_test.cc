@@ -14,6 +14,7 @@
 #include "parser/byte_cursor.h"
 #include "parser/dtype.h"
 #include "parser/error.h"
+#include "parser/pickle_testing.h"
 #include "parser/status_matchers.h"
 #include "testdata/test_files.h"
 
@@ -33,29 +34,6 @@ constexpr char kPayloadMark[] = "/tmp/safetensors-cpp-pickle-payload-ran";
 absl::StatusOr<PickleCheckpoint> ParseFile(const std::string& bytes,
                                            const PickleCheckpointOptions& options = {}) {
   return ParsePickleCheckpoint(BytesOf(bytes), options);
-}
-
-// The tensor's elements gathered through its strides, as a contiguous
-// little-endian array (what the expected digests are of).
-std::string GatherElements(const std::string& file, const PickleCheckpoint& table, const PickleTensor& t) {
-  const PickleStorage& storage = table.storages[t.storage];
-  const size_t element = DtypeBits(t.dtype) / 8;
-  uint64_t numel = 1;
-  for (uint64_t d : t.shape) numel *= d;
-  std::string out;
-  std::vector<uint64_t> index(t.shape.size(), 0);
-  for (uint64_t n = 0; n < numel; ++n) {
-    uint64_t at = t.storage_offset;
-    for (size_t d = 0; d < index.size(); ++d) at += index[d] * t.strides[d];
-    std::string bytes = file.substr(storage.byte_offset + at * element, element);
-    if (table.big_endian) std::reverse(bytes.begin(), bytes.end());
-    out += bytes;
-    for (size_t d = index.size(); d-- > 0;) {
-      if (++index[d] < t.shape[d]) break;
-      index[d] = 0;
-    }
-  }
-  return out;
 }
 
 TEST(PickleCheckpointTest, EveryManifestCaseGetsItsVerdict) {
@@ -97,7 +75,7 @@ TEST(PickleCheckpointTest, TensorsAreTheOnesTorchLoadReturns) {
       EXPECT_EQ(absl::StrJoin(it->shape, ","), row[3]);
       EXPECT_EQ(absl::StrJoin(it->strides, ","), row[4]);
       EXPECT_EQ(absl::StrCat(it->storage_offset), row[5]);
-      EXPECT_EQ(testing::Sha256Hex(GatherElements(file, *table, *it)), row[6]);
+      EXPECT_EQ(testing::Sha256Hex(testing::GatherPickleElements(BytesOf(file), *table, *it)), row[6]);
     }
   }
 }

@@ -9,6 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "io/file.h"
 #include "io/pickle_convert.h"
 #include "parser/error.h"
 #include "tools/cli_util.h"
@@ -36,11 +37,6 @@ non-contiguous tensors are written contiguous, big-endian ones little-endian.
 Output files are replaced atomically. A progress bar on a terminal.
 exit: 0 converted, 1 IN refused, 2 usage/I-O.
 )";
-
-bool IsDirectory(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
 
 bool Exists(const std::string& path) {
   struct stat st;

@@ -1,6 +1,5 @@
 #include "tools/scan_commands.h"
 
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <map>
@@ -100,9 +99,7 @@ bool HasPickleCheckpointName(const std::string& path) {
 
 // A directory or an index is a checkpoint; any other path one file.
 bool IsCheckpointPath(const std::string& path) {
-  struct stat st;
-  return absl::EndsWith(path, ".index.json") ||
-         (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode));
+  return absl::EndsWith(path, ".index.json") || IsDirectory(path);
 }
 
 CheckResult CheckFile(const std::string& shown, const std::string& path, bool strict) {

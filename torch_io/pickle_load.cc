@@ -150,15 +150,6 @@ absl::StatusOr<TensorDict> load_pickle_file(const std::string& path, const Devic
   return result;
 }
 
-namespace {
-
-bool IsDirectory(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-}  // namespace
-
 absl::StatusOr<TensorDict> load_pickle_checkpoint(const std::string& path, const DeviceSpec& device,
                                                   const LoadOptions& options, const PickleCheckpointOptions& pickle) {
   std::string index_path = path;
