@@ -251,21 +251,20 @@ absl::StatusOr<ConvertResult> ConvertPickleFile(const std::string& input, const 
 absl::StatusOr<CheckpointConversion> ConvertPickleCheckpoint(const std::string& input,
                                                              const std::string& output_dir,
                                                              const ConvertOptions& options) {
-  std::string index_path = input;
-  if (IsDirectory(input)) index_path = input + "/" + kPickleIndexName;
-  IndexOptions index_options;
-  index_options.shard_extension = ".bin";
-  SAFETENSORS_ASSIGN_OR_RETURN(const CheckpointIndex index, ReadCheckpointIndex(index_path, index_options));
-  const std::string dir = DirectoryOf(index_path) + "/";
-  // Every shard read and validated before anything is written.
-  std::vector<PickleCheckpointFile> shards;
-  uint64_t grand_total = 0;
-  for (const std::string& name : index.shards()) {
-    absl::StatusOr<PickleCheckpointFile> f = OpenPickleCheckpoint(dir + name, options.pickle);
-    if (!f.ok()) return AddContext(f.status(), absl::StrCat("shard ", QuoteForMessage(name)));
-    grand_total += TensorBytes(f->table);
-    shards.push_back(*std::move(f));
+  const PickleCheckpointPath resolved = ResolvePickleCheckpointPath(input);
+  if (!resolved.sharded) {
+    return MakeError(ErrorCode::kBadArgument,
+                     absl::StrCat(QuoteForMessage(input), " is not a sharded checkpoint (no ", kPickleIndexName, ")"));
   }
+  // Every shard read, validated and checked against the index before
+  // anything is written.
+  SAFETENSORS_ASSIGN_OR_RETURN(const ShardedPickleCheckpoint checkpoint,
+                               OpenShardedPickleCheckpoint(resolved.path, options.pickle));
+  const CheckpointIndex& index = checkpoint.index;
+  const std::vector<PickleCheckpointFile>& shards = checkpoint.shards;
+  const std::string& dir = checkpoint.directory;
+  uint64_t grand_total = 0;
+  for (const PickleCheckpointFile& f : shards) grand_total += TensorBytes(f.table);
   if (::mkdir(output_dir.c_str(), 0777) != 0 && errno != EEXIST) {
     return MakeIoError(errno, absl::StrCat("cannot make ", QuoteForMessage(output_dir)));
   }

@@ -65,14 +65,17 @@ absl::StatusOr<ConvertResult> ConvertPickleFile(const std::string& input, const 
                                                 const ConvertOptions& options);
 
 // A sharded torch.save checkpoint: `input` is a pytorch_model.bin.index.json
-// or a directory holding one. Every shard is read and validated before any
-// output is written; then each becomes SafetensorsNameFor(shard) in
+// or a directory holding one. Every shard is read, validated and checked
+// against the index (OpenShardedPickleCheckpoint) before any output is
+// written; then each becomes SafetensorsNameFor(shard) in
 // `output_dir` (made if missing), and the index
 // model.safetensors.index.json is written last, as convert.py writes it:
 // json.dump(indent=4) of the input's metadata, verbatim, and its weight_map
 // with shard names renamed (names dropped as shared stay listed, as there).
 // Other top-level keys of the input index are not carried over.
-// options.progress counts the bytes of all shards.
+// options.progress counts the bytes of all shards. Errors: kBadArgument when
+// `input` resolves to no index (ResolvePickleCheckpointPath);
+// OpenShardedPickleCheckpoint's; ConvertPickleFile's, naming the shard.
 struct CheckpointConversion {
   std::vector<std::string> outputs;  // shard files written, in weight_map order
   std::string index_path;

@@ -153,6 +153,24 @@ TEST(PickleConvertTest, ABadShardStopsTheConversionBeforeAnythingIsWritten) {
   EXPECT_EQ(std::distance(std::filesystem::directory_iterator(out), std::filesystem::directory_iterator()), 0);
 }
 
+// An index that disagrees with its shards would become a safetensors index
+// that disagrees with its shards: refused before anything is written.
+TEST(PickleConvertTest, AnIndexItsShardsContradictIsRefusedBeforeAnythingIsWritten) {
+  const std::string in = NewTempDir("convert_swapped_shards");
+  testing::WriteTempFile("convert_swapped_shards/pytorch_model.bin.index.json",
+                         ReadTestFile(std::string(kDir) + "sharded/pytorch_model.bin.index.json"));
+  testing::WriteTempFile("convert_swapped_shards/pytorch_model-00001-of-00002.bin",
+                         ReadTestFile(std::string(kDir) + "sharded/pytorch_model-00002-of-00002.bin"));
+  testing::WriteTempFile("convert_swapped_shards/pytorch_model-00002-of-00002.bin",
+                         ReadTestFile(std::string(kDir) + "sharded/pytorch_model-00001-of-00002.bin"));
+  const std::string out = NewTempDir("convert_swapped_shards_out");
+  EXPECT_THAT(ConvertPickleCheckpoint(in, out, {}), HasErrorCode(ErrorCode::kUnlistedTensor));
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(out), std::filesystem::directory_iterator()), 0);
+  // A single file is no sharded checkpoint.
+  EXPECT_THAT(ConvertPickleCheckpoint(std::string(kDir) + "tied.pt", out, {}),
+              HasErrorCode(ErrorCode::kBadArgument));
+}
+
 TEST(PickleConvertTest, NamesAsConvertPyRenamesThem) {
   EXPECT_EQ(SafetensorsNameFor("pytorch_model.bin"), "model.safetensors");
   EXPECT_EQ(SafetensorsNameFor("pytorch_model-00001-of-00002.bin"), "model-00001-of-00002.safetensors");

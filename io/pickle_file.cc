@@ -9,9 +9,12 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "io/checkpoint.h"
 #include "parser/error.h"
 #include "parser/status_macros.h"
 
@@ -60,6 +63,59 @@ bool HoldsSafetensors(const std::string& dir) {
 }
 
 }  // namespace
+
+PickleCheckpointPath ResolvePickleCheckpointPath(const std::string& path) {
+  if (IsDirectory(path)) {
+    const std::string index = absl::StrCat(path, "/", kPickleIndexName);
+    if (IsFile(index)) return {index, true};
+    return {path + "/pytorch_model.bin", false};
+  }
+  return {path, absl::EndsWith(path, ".index.json")};
+}
+
+absl::StatusOr<ShardedPickleCheckpoint> OpenShardedPickleCheckpoint(const std::string& index_path,
+                                                                    const PickleCheckpointOptions& options) {
+  IndexOptions index_options;
+  index_options.shard_extension = ".bin";
+  SAFETENSORS_ASSIGN_OR_RETURN(CheckpointIndex index, ReadCheckpointIndex(index_path, index_options));
+  ShardedPickleCheckpoint result{DirectoryOf(index_path) + "/", std::move(index), {}};
+  const std::vector<std::string>& names = result.index.shards();
+  for (const std::string& name : names) {
+    absl::StatusOr<PickleCheckpointFile> f = OpenPickleCheckpoint(result.directory + name, options);
+    if (!f.ok()) return AddContext(f.status(), absl::StrCat("shard ", QuoteForMessage(name)));
+    result.shards.push_back(*std::move(f));
+  }
+  absl::flat_hash_map<absl::string_view, uint32_t> holder;  // tensor -> shard
+  for (uint32_t s = 0; s < result.shards.size(); ++s) {
+    for (const PickleTensor& t : result.shards[s].table.tensors) {
+      const auto [it, added] = holder.try_emplace(t.name, s);
+      if (!added) {
+        return MakeError(ErrorCode::kTensorInTwoShards,
+                         absl::StrCat("tensor ", QuoteForMessage(t.name), " is in shard ",
+                                      QuoteForMessage(names[it->second]), " and in shard ",
+                                      QuoteForMessage(names[s])));
+      }
+      const std::optional<uint32_t> listed = result.index.ShardOf(t.name);
+      if (listed != s) {
+        return MakeError(ErrorCode::kUnlistedTensor,
+                         absl::StrCat("shard ", QuoteForMessage(names[s]), " holds tensor ", QuoteForMessage(t.name),
+                                      listed.has_value()
+                                          ? absl::StrCat(", which weight_map puts in shard ",
+                                                         QuoteForMessage(names[*listed]))
+                                          : std::string(", which weight_map does not list")));
+      }
+    }
+  }
+  // Each shard holds only what weight_map gives it: what is left is a name
+  // weight_map gives a shard that lacks it.
+  for (const CheckpointIndex::Entry& entry : result.index.weight_map()) {
+    if (holder.contains(entry.tensor)) continue;
+    return MakeError(ErrorCode::kTensorNotInShard,
+                     absl::StrCat("weight_map puts tensor ", QuoteForMessage(entry.tensor), " in shard ",
+                                  QuoteForMessage(names[entry.shard]), ", which does not hold it"));
+  }
+  return result;
+}
 
 bool IsPickleCheckpointPath(const std::string& path) {
   if (IsDirectory(path)) {

@@ -13,9 +13,11 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "io/file.h"
+#include "parser/checkpoint_index.h"
 #include "parser/pickle_checkpoint.h"
 
 namespace safetensors {
@@ -38,6 +40,33 @@ absl::StatusOr<PickleCheckpointFile> OpenPickleCheckpoint(const std::string& pat
 // The index of a sharded torch.save checkpoint (transformers'
 // save_pretrained(safe_serialization=False)).
 inline constexpr char kPickleIndexName[] = "pytorch_model.bin.index.json";
+
+// A path a user gives for a torch.save checkpoint, resolved as transformers
+// resolves a model directory: a directory means its
+// pytorch_model.bin.index.json when it has one, else its pytorch_model.bin;
+// a path ending in ".index.json" is an index; any other path one file.
+// Nothing is opened but the directory's entries.
+struct PickleCheckpointPath {
+  std::string path;      // the file, or the index
+  bool sharded = false;  // `path` is an index
+};
+PickleCheckpointPath ResolvePickleCheckpointPath(const std::string& path);
+
+// A sharded torch.save checkpoint, opened whole before any tensor is read:
+// the index and every shard it names, each parsed, and checked against each
+// other as a safetensors checkpoint's are: every shard holds exactly the
+// tensors weight_map gives it, no tensor is in two shards.
+struct ShardedPickleCheckpoint {
+  std::string directory;  // the index's, ending in '/'
+  CheckpointIndex index;  // its shard names end in ".bin"
+  std::vector<PickleCheckpointFile> shards;  // as index.shards() orders them
+};
+
+// Errors: ReadCheckpointIndex's; the first shard's OpenPickleCheckpoint error
+// (naming the shard); kTensorInTwoShards, kUnlistedTensor and
+// kTensorNotInShard, naming the tensor and the shards.
+absl::StatusOr<ShardedPickleCheckpoint> OpenShardedPickleCheckpoint(const std::string& index_path,
+                                                                    const PickleCheckpointOptions& options);
 
 // Whether `path` is a torch.save checkpoint: a file that starts as
 // torch.save output, a pytorch_model.bin.index.json, or a directory holding

@@ -1,16 +1,16 @@
 #include "tools/convert_command.h"
 
-#include <sys/stat.h>
+#include <sys/stat.h>  // mkdir
 
 #include <cerrno>
 #include <iostream>
 #include <string>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "io/file.h"
 #include "io/pickle_convert.h"
+#include "io/pickle_file.h"
 #include "parser/error.h"
 #include "tools/cli_util.h"
 #include "tools/progress_bar.h"
@@ -37,11 +37,6 @@ non-contiguous tensors are written contiguous, big-endian ones little-endian.
 Output files are replaced atomically. A progress bar on a terminal.
 exit: 0 converted, 1 IN refused, 2 usage/I-O.
 )";
-
-bool Exists(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0;
-}
 
 std::string Summary(const ConvertResult& r) {
   std::string text = absl::StrCat(r.tensors, " tensors, ", r.bytes, " bytes");
@@ -78,9 +73,8 @@ int Convert(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   ProgressBar bar("convert", std::cerr, ProgressBar::StderrIsTerminal());
   options.progress = [&bar](uint64_t done, uint64_t total) { bar.Update(done, total); };
   const std::string shown = EscapeText(parsed->positional[0]);
-  const bool sharded = absl::EndsWith(in, ".index.json") ||
-                       (IsDirectory(in) && Exists(absl::StrCat(in, "/", kPickleIndexName)));
-  if (sharded) {
+  const PickleCheckpointPath resolved = ResolvePickleCheckpointPath(in);
+  if (resolved.sharded) {
     absl::StatusOr<CheckpointConversion> r = ConvertPickleCheckpoint(in, output, options);
     bar.Finish();
     if (!r.ok()) return ReportError(parsed->positional[0], r.status(), err);
@@ -88,10 +82,9 @@ int Convert(const std::vector<std::string>& args, std::ostream& out, std::ostrea
         << " shards and model.safetensors.index.json, " << Summary(r->total) << "\n";
     return kExitOk;
   }
-  std::string file = in;
+  const std::string& file = resolved.path;
   std::string target = output;
   if (IsDirectory(in)) {
-    file = in + "/pytorch_model.bin";
     target = output + "/model.safetensors";
     if (::mkdir(output.c_str(), 0777) != 0 && errno != EEXIST) {
       return ReportError(parsed->positional[1], MakeIoError(errno, "cannot make the output directory"), err);

@@ -55,13 +55,12 @@ std::string GlobalsJson(const PickleCheckpoint& table) {
   return json + "]";
 }
 
-int InspectPickle(const std::string& shown, const std::string& path, bool json, bool skip_unknown,
-                  const internal::TensorFilter& filter, std::ostream& out, std::ostream& err) {
-  PickleCheckpointOptions options;
-  options.skip_unknown = skip_unknown;
-  absl::StatusOr<PickleCheckpointFile> opened = OpenPickleCheckpoint(path, options);
-  if (!opened.ok()) return ReportError(shown, opened.status(), err);
-  const PickleCheckpoint& table = opened->table;
+namespace {
+
+// One file's view: JSON (one object, no newline) or text.
+void PrintPickleFile(const std::string& shown, const PickleCheckpointFile& opened, bool json,
+                     const internal::TensorFilter& filter, std::ostream& out) {
+  const PickleCheckpoint& table = opened.table;
   std::vector<const PickleTensor*> rows;
   uint64_t parameters = 0, bytes = 0;
   std::map<std::string, std::pair<uint64_t, uint64_t>> by_dtype;  // bytes, count
@@ -77,7 +76,7 @@ int InspectPickle(const std::string& shown, const std::string& path, bool json, 
   }
   if (json) {
     std::string text = absl::StrCat(
-        "{\"file\":", JsonStringForTerminal(shown), ",\"file_size\":", opened->file->size(),
+        "{\"file\":", JsonStringForTerminal(shown), ",\"file_size\":", opened.file->size(),
         ",\"format\":\"", PickleFormatName(table.format), "\",\"byteorder\":\"",
         table.big_endian ? "big" : "little", "\",\"archive_prefix\":",
         table.format == PickleFormat::kZip ? JsonStringForTerminal(table.archive_prefix) : "null",
@@ -115,10 +114,10 @@ int InspectPickle(const std::string& shown, const std::string& path, bool json, 
       absl::StrAppend(&text, first ? "" : ",", "\"", dtype, "\":", entry.first);
       first = false;
     }
-    out << text << "}}}\n";
-    return kExitOk;
+    out << text << "}}}";
+    return;
   }
-  out << "file: " << EscapeText(shown) << " (" << opened->file->size() << " bytes; "
+  out << "file: " << EscapeText(shown) << " (" << opened.file->size() << " bytes; "
       << PickleFormatName(table.format);
   if (table.format == PickleFormat::kZip) out << ", folder " << QuoteForMessage(table.archive_prefix);
   out << ", " << (table.big_endian ? "big" : "little") << "-endian; read as data, nothing run)\n";
@@ -159,6 +158,42 @@ int InspectPickle(const std::string& shown, const std::string& path, bool json, 
   out << "total: " << rows.size() << " tensors, " << parameters << " parameters, " << bytes << " bytes\n";
   for (const auto& [dtype, entry] : by_dtype) {
     out << "  " << dtype << ": " << entry.second << " tensors, " << entry.first << " bytes\n";
+  }
+}
+
+}  // namespace
+
+int InspectPickle(const std::string& shown, const std::string& path, bool json, bool skip_unknown,
+                  const internal::TensorFilter& filter, std::ostream& out, std::ostream& err) {
+  PickleCheckpointOptions options;
+  options.skip_unknown = skip_unknown;
+  const PickleCheckpointPath resolved = ResolvePickleCheckpointPath(path);
+  if (!resolved.sharded) {
+    absl::StatusOr<PickleCheckpointFile> opened = OpenPickleCheckpoint(resolved.path, options);
+    if (!opened.ok()) return ReportError(shown, opened.status(), err);
+    PrintPickleFile(shown, *opened, json, filter, out);
+    if (json) out << "\n";
+    return kExitOk;
+  }
+  // A sharded checkpoint: validated whole, then each shard as a file.
+  absl::StatusOr<ShardedPickleCheckpoint> checkpoint = OpenShardedPickleCheckpoint(resolved.path, options);
+  if (!checkpoint.ok()) return ReportError(shown, checkpoint.status(), err);
+  const std::vector<std::string>& names = checkpoint->index.shards();
+  if (json) {
+    out << "{\"checkpoint\":" << JsonStringForTerminal(shown) << ",\"index\":"
+        << JsonStringForTerminal(resolved.path.substr(checkpoint->directory.size())) << ",\"shards\":[";
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (i > 0) out << ",";
+      PrintPickleFile(names[i], checkpoint->shards[i], json, filter, out);
+    }
+    out << "]}\n";
+    return kExitOk;
+  }
+  out << "checkpoint: " << EscapeText(shown) << " (" << names.size() << " torch.save shards, "
+      << checkpoint->index.weight_map().size() << " tensors; each shard holds what its index says)\n";
+  for (size_t i = 0; i < names.size(); ++i) {
+    out << "\n";
+    PrintPickleFile(names[i], checkpoint->shards[i], json, filter, out);
   }
   return kExitOk;
 }

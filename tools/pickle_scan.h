@@ -32,7 +32,10 @@ std::string GlobalsJson(const PickleCheckpoint& table);
 
 // Prints `inspect`'s view of the checkpoint at `path` (shown as `shown`):
 // format, globals, tensors (those `filter` selects), storages, other values,
-// skipped placeholders, totals; as JSON with `json`. Returns the exit code.
+// skipped placeholders, totals; as JSON with `json`. A sharded checkpoint
+// (`path` resolved by ResolvePickleCheckpointPath) is opened and checked
+// whole, then each shard shown the same way (JSON: {"checkpoint", "index",
+// "shards": [...]}). Returns the exit code.
 int InspectPickle(const std::string& shown, const std::string& path, bool json, bool skip_unknown,
                   const internal::TensorFilter& filter, std::ostream& out, std::ostream& err);
 

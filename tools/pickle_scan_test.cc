@@ -106,6 +106,54 @@ TEST(PickleScanTest, InspectShowsTheTablesAndOtherValues) {
   EXPECT_THAT(refused.err, HasSubstr("\"os.system\""));
 }
 
+// A sharded torch.save checkpoint (its directory or its index) is checked
+// whole: every shard, and the index against them.
+TEST(PickleScanTest, CheckAndInspectTakeShardedCheckpoints) {
+  for (const std::string& path : {std::string(kDir) + "sharded",
+                                  std::string(kDir) + "sharded/pytorch_model.bin.index.json"}) {
+    SCOPED_TRACE(path);
+    const Result r = RunCli({"check", path});
+    EXPECT_EQ(r.code, kExitOk) << r.out << r.err;
+    EXPECT_THAT(r.out, HasSubstr(": OK, checkpoint of 2 shards, 7 tensors"));
+    EXPECT_THAT(r.out, HasSubstr("  shard pytorch_model-00001-of-00002.bin: OK, torch-zip, 4 tensors over"));
+    const Result json = RunCli({"check", "--json", path});
+    EXPECT_EQ(json.code, kExitOk);
+    EXPECT_THAT(json.out, HasSubstr("\"shards\":[{\"file\":\"pytorch_model-00002-of-00002.bin\",\"ok\":true"));
+    EXPECT_THAT(json.out, HasSubstr("\"format\":\"torch-zip\""));
+  }
+  const Result inspect = RunCli({"inspect", std::string(kDir) + "sharded"});
+  ASSERT_EQ(inspect.code, kExitOk) << inspect.err;
+  EXPECT_THAT(inspect.out, HasSubstr("checkpoint: testdata/pickle/sharded (2 torch.save shards, 7 tensors"));
+  EXPECT_THAT(inspect.out, HasSubstr("file: pytorch_model-00001-of-00002.bin ("));
+  EXPECT_THAT(inspect.out, HasSubstr("layers.0.weight"));
+  const Result inspect_json = RunCli({"inspect", "--json", "--filter", "^head", std::string(kDir) + "sharded"});
+  ASSERT_EQ(inspect_json.code, kExitOk) << inspect_json.err;
+  EXPECT_THAT(inspect_json.out, HasSubstr("{\"checkpoint\":\"testdata/pickle/sharded\","
+                                          "\"index\":\"pytorch_model.bin.index.json\",\"shards\":[{\"file\":"));
+  EXPECT_THAT(inspect_json.out, HasSubstr("\"name\":\"head.weight\""));
+  EXPECT_THAT(inspect_json.out, ::testing::Not(HasSubstr("\"name\":\"layers.0.weight\"")));
+
+  // A malicious shard: the whole refused, that shard's verdict naming the
+  // global, the other shard's OK; nothing ran.
+  std::filesystem::remove(kPayloadMark);
+  const std::string dir = NewTempDir("scan_bad_shard");
+  for (const char* name : {"pytorch_model.bin.index.json", "pytorch_model-00001-of-00002.bin"}) {
+    testing::WriteTempFile(std::string("scan_bad_shard/") + name, testing::ReadTestFile(std::string(kDir) + "sharded/" + name));
+  }
+  testing::WriteTempFile("scan_bad_shard/pytorch_model-00002-of-00002.bin",
+                         testing::ReadTestFile(std::string(kDir) + "fickling_exec.pt"));
+  const Result bad = RunCli({"check", dir});
+  EXPECT_EQ(bad.code, kExitProblem) << bad.out;
+  EXPECT_THAT(bad.out, HasSubstr(": INVALID [RefusedGlobal]: shard \"pytorch_model-00002-of-00002.bin\""));
+  EXPECT_THAT(bad.out, HasSubstr("  shard pytorch_model-00002-of-00002.bin: INVALID [RefusedGlobal]: global "
+                                 "\"builtins.exec\" at byte 66"));
+  EXPECT_THAT(bad.out, HasSubstr("  shard pytorch_model-00001-of-00002.bin: OK, torch-zip"));
+  const Result bad_inspect = RunCli({"inspect", dir});
+  EXPECT_EQ(bad_inspect.code, kExitProblem);
+  EXPECT_THAT(bad_inspect.err, HasSubstr("\"builtins.exec\""));
+  EXPECT_FALSE(std::filesystem::exists(kPayloadMark));
+}
+
 TEST(PickleScanTest, ConvertWritesWhatCheckAccepts) {
   const std::string dir = NewTempDir("convert_cli");
   const Result r = RunCli({"convert", std::string(kDir) + "tied.pt", dir + "/tied.safetensors"});

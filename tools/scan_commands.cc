@@ -54,7 +54,10 @@ torch.save writes for tensors; anything else (os.system, eval, custom
 classes, quantized tensors) is refused, naming it and its byte offset.
 --skip-unknown instead keeps such objects as inert placeholders, reported as
 warnings; the tensors under them are not extracted. Its JSON adds format,
-storages and globals (name, allowed, count, first_offset).
+storages and globals (name, allowed, count, first_offset). A directory of
+torch.save shards (pytorch_model.bin.index.json, or pytorch_model.bin and no
+.safetensors file) or that index is checked whole: every shard read so, and
+the index against them, as for a safetensors checkpoint.
 exit: 0 all valid, 1 any invalid (or warnings with --strict=error, or a
 mismatch or missing file with --verify), 2 usage/I-O.
 )";
@@ -70,7 +73,9 @@ whose name the RE2 pattern matches (anywhere; anchor with ^ and $).
 A torch.save checkpoint (pytorch_model.bin, .pt, .ckpt) is read as data:
 its format, every global its pickle names (allowed or skipped), tensors
 (with strides and storage offsets), storages, non-tensor values (epochs,
-strings) and skipped objects (--skip-unknown, as for check).
+strings) and skipped objects (--skip-unknown, as for check); a directory of
+torch.save shards or its pytorch_model.bin.index.json, once all of it is
+checked, shard by shard.
 )";
 
 namespace {
@@ -116,12 +121,9 @@ CheckResult CheckFile(const std::string& shown, const std::string& path, bool st
 
 // A torch.save file, read as data: refused unless every global is on the
 // allow-list (or, with skip_unknown, kept as a placeholder and reported).
-CheckResult CheckPickleFile(const std::string& shown, const std::string& path, bool skip_unknown) {
+CheckResult PickleResult(const std::string& shown, absl::StatusOr<PickleCheckpointFile> opened) {
   CheckResult result;
   result.file = shown;
-  PickleCheckpointOptions options;
-  options.skip_unknown = skip_unknown;
-  absl::StatusOr<PickleCheckpointFile> opened = OpenPickleCheckpoint(path, options);
   result.status = opened.status();
   if (!opened.ok()) return result;
   result.tensors = opened->table.tensors.size();
@@ -131,6 +133,44 @@ CheckResult CheckPickleFile(const std::string& shown, const std::string& path, b
                                            skipped.description, " (not extracted)"));
   }
   result.pickle = std::move(opened->table);
+  return result;
+}
+
+CheckResult CheckPickleFile(const std::string& shown, const std::string& path, bool skip_unknown) {
+  PickleCheckpointOptions options;
+  options.skip_unknown = skip_unknown;
+  return PickleResult(shown, OpenPickleCheckpoint(path, options));
+}
+
+// A torch.save checkpoint given as a directory or an index: one file, or
+// the index and its shards, each shard's verdict beside the whole's (each
+// checked on its own when the whole is refused, as CheckCheckpoint does).
+CheckResult CheckPickleCheckpoint(const std::string& shown, const std::string& path, bool skip_unknown) {
+  const PickleCheckpointPath resolved = ResolvePickleCheckpointPath(path);
+  if (!resolved.sharded) return CheckPickleFile(shown, resolved.path, skip_unknown);
+  CheckResult result;
+  result.file = shown;
+  result.is_checkpoint = true;
+  PickleCheckpointOptions options;
+  options.skip_unknown = skip_unknown;
+  absl::StatusOr<ShardedPickleCheckpoint> checkpoint = OpenShardedPickleCheckpoint(resolved.path, options);
+  result.status = checkpoint.status();
+  if (checkpoint.ok()) {
+    for (size_t i = 0; i < checkpoint->shards.size(); ++i) {
+      result.shards.push_back(PickleResult(checkpoint->index.shards()[i], std::move(checkpoint->shards[i])));
+      result.tensors += result.shards.back().tensors;
+      result.bytes += result.shards.back().bytes;
+    }
+    return result;
+  }
+  IndexOptions index_options;
+  index_options.shard_extension = ".bin";
+  absl::StatusOr<CheckpointIndex> index = ReadCheckpointIndex(resolved.path, index_options);
+  if (!index.ok()) return result;
+  const std::string dir = DirectoryOf(resolved.path) + "/";
+  for (const std::string& name : index->shards()) {
+    result.shards.push_back(CheckPickleFile(name, dir + name, skip_unknown));
+  }
   return result;
 }
 
@@ -254,7 +294,9 @@ int Check(const std::vector<std::string>& args, std::ostream& out, std::ostream&
   for (const std::string& file : parsed->positional) {
     const std::string path = ResolvePath(file);
     CheckResult r;
-    if (IsCheckpointPath(path)) {
+    if (IsCheckpointPath(path) && IsPickleCheckpointPath(path)) {
+      r = CheckPickleCheckpoint(file, path, skip_unknown);
+    } else if (IsCheckpointPath(path)) {
       r = CheckCheckpoint(file, path, strict);
     } else if (IsPickleCheckpointFile(path).value_or(false)) {
       r = CheckPickleFile(file, path, skip_unknown);
@@ -377,9 +419,9 @@ int Inspect(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   absl::StatusOr<TensorFilter> filter = TensorFilter::Compile(parsed->flags["filter"]);
   if (!filter.ok()) return ReportError(file, filter.status(), err);
   const std::string path = ResolvePath(file);
-  if (!IsCheckpointPath(path) &&
-      (IsPickleCheckpointFile(path).value_or(false) ||
-       (HasPickleCheckpointName(path) && IsPickleCheckpointFile(path).ok() && !ReadHeaderFile(path).ok()))) {
+  if ((IsCheckpointPath(path) && IsPickleCheckpointPath(path)) ||
+      (!IsCheckpointPath(path) && (IsPickleCheckpointFile(path).value_or(false) ||
+       (HasPickleCheckpointName(path) && IsPickleCheckpointFile(path).ok() && !ReadHeaderFile(path).ok())))) {
     return InspectPickle(file, path, parsed->flags.count("json") != 0, parsed->flags.count("skip-unknown") != 0,
                          *filter, out, err);
   }

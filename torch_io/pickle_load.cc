@@ -1,11 +1,8 @@
 #include "torch_io/pickle_load.h"
 
-#include <sys/stat.h>
-
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,14 +12,11 @@
 #include <ATen/ops/from_blob.h>
 #include <c10/core/ScalarType.h>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "io/checkpoint.h"
 #include "io/file.h"
 #include "io/direct_read.h"
 #include "io/parallel_read.h"
 #include "io/pickle_file.h"
-#include "parser/checkpoint_index.h"
 #include "io/tensor_filter.h"
 #include "parser/dtype.h"
 #include "parser/error.h"
@@ -107,14 +101,10 @@ absl::StatusOr<std::vector<at::Tensor>> LoadStorages(const PickleCheckpointFile&
   return storages;
 }
 
-}  // namespace
-
-absl::StatusOr<TensorDict> load_pickle_file(const std::string& path, const DeviceSpec& device,
-                                            const LoadOptions& options, const PickleCheckpointOptions& pickle) {
-  SAFETENSORS_ASSIGN_OR_RETURN(const c10::Device target, device.Resolve());
-  SAFETENSORS_ASSIGN_OR_RETURN(const internal::TensorFilter filter,
-                               internal::TensorFilter::Compile(options.tensor_filter));
-  SAFETENSORS_ASSIGN_OR_RETURN(const PickleCheckpointFile f, OpenPickleCheckpoint(path, pickle));
+// The tensors `filter` selects of the opened file `f` (read from `path`),
+// added to `result`.
+absl::Status LoadOpened(const PickleCheckpointFile& f, const std::string& path, const c10::Device& target,
+                        const internal::TensorFilter& filter, const LoadOptions& options, TensorDict& result) {
   std::vector<const PickleTensor*> selected;
   std::vector<bool> needed(f.table.storages.size(), false);
   uint64_t bytes_total = 0;
@@ -135,7 +125,6 @@ absl::StatusOr<TensorDict> load_pickle_file(const std::string& path, const Devic
       SAFETENSORS_ASSIGN_OR_RETURN(storages[i], internal::ToDevice(storages[i], target));
     }
   }
-  TensorDict result;
   for (const PickleTensor* t : selected) {
     std::vector<int64_t> sizes(t->shape.begin(), t->shape.end());
     std::vector<int64_t> strides(t->strides.begin(), t->strides.end());
@@ -147,56 +136,38 @@ absl::StatusOr<TensorDict> load_pickle_file(const std::string& path, const Devic
     result.insert(t->name, std::move(view));
   }
   if (!selected.empty()) progress.Add(0, selected.size());
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<TensorDict> load_pickle_file(const std::string& path, const DeviceSpec& device,
+                                            const LoadOptions& options, const PickleCheckpointOptions& pickle) {
+  SAFETENSORS_ASSIGN_OR_RETURN(const c10::Device target, device.Resolve());
+  SAFETENSORS_ASSIGN_OR_RETURN(const internal::TensorFilter filter,
+                               internal::TensorFilter::Compile(options.tensor_filter));
+  SAFETENSORS_ASSIGN_OR_RETURN(const PickleCheckpointFile f, OpenPickleCheckpoint(path, pickle));
+  TensorDict result;
+  SAFETENSORS_RETURN_IF_ERROR(LoadOpened(f, path, target, filter, options, result));
   return result;
 }
 
 absl::StatusOr<TensorDict> load_pickle_checkpoint(const std::string& path, const DeviceSpec& device,
                                                   const LoadOptions& options, const PickleCheckpointOptions& pickle) {
-  std::string index_path = path;
-  if (IsDirectory(path)) {
-    index_path = absl::StrCat(path, "/", kPickleIndexName);
-    struct stat st;
-    if (::stat(index_path.c_str(), &st) != 0) {
-      return load_pickle_file(path + "/pytorch_model.bin", device, options, pickle);
-    }
-  } else if (!absl::EndsWith(path, ".index.json")) {
-    return load_pickle_file(path, device, options, pickle);
-  }
-  IndexOptions index_options;
-  index_options.shard_extension = ".bin";
-  SAFETENSORS_ASSIGN_OR_RETURN(const CheckpointIndex index, ReadCheckpointIndex(index_path, index_options));
-  const std::string dir = DirectoryOf(index_path) + "/";
-  // Each shard must hold exactly the tensors weight_map gives it.
-  std::vector<std::set<std::string>> listed(index.shards().size());
-  for (const CheckpointIndex::Entry& entry : index.weight_map()) listed[entry.shard].emplace(entry.tensor);
+  const PickleCheckpointPath resolved = ResolvePickleCheckpointPath(path);
+  if (!resolved.sharded) return load_pickle_file(resolved.path, device, options, pickle);
+  SAFETENSORS_ASSIGN_OR_RETURN(const c10::Device target, device.Resolve());
+  SAFETENSORS_ASSIGN_OR_RETURN(const internal::TensorFilter filter,
+                               internal::TensorFilter::Compile(options.tensor_filter));
+  // Every shard parsed and checked against the index before a byte is read.
+  SAFETENSORS_ASSIGN_OR_RETURN(const ShardedPickleCheckpoint checkpoint,
+                               OpenShardedPickleCheckpoint(resolved.path, pickle));
   TensorDict result;
-  for (size_t i = 0; i < index.shards().size(); ++i) {
-    const std::string& shard = index.shards()[i];
-    absl::StatusOr<TensorDict> tensors = load_pickle_file(dir + shard, device, options, pickle);
-    if (!tensors.ok()) return AddContext(tensors.status(), absl::StrCat("shard ", QuoteForMessage(shard)));
-    std::set<std::string> held;
-    for (const auto& item : *tensors) held.insert(item.key());
-    for (const auto& item : *tensors) {
-      if (listed[i].count(item.key()) == 0) {
-        return MakeError(ErrorCode::kUnlistedTensor,
-                         absl::StrCat("shard ", QuoteForMessage(shard), " holds tensor ",
-                                      QuoteForMessage(item.key()), ", which weight_map does not list"));
-      }
-      if (result.contains(item.key())) {
-        return MakeError(ErrorCode::kTensorInTwoShards,
-                         absl::StrCat("tensor ", QuoteForMessage(item.key()), " is in two shards"));
-      }
-      result.insert(item.key(), item.value());
-    }
-    if (options.tensor_filter.empty()) {  // a filter leaves listed names out
-      for (const std::string& name : listed[i]) {
-        if (held.count(name) == 0) {
-          return MakeError(ErrorCode::kTensorNotInShard,
-                           absl::StrCat("weight_map gives tensor ", QuoteForMessage(name), " to shard ",
-                                        QuoteForMessage(shard), ", which lacks it"));
-        }
-      }
-    }
+  for (size_t i = 0; i < checkpoint.shards.size(); ++i) {
+    const std::string& shard = checkpoint.index.shards()[i];
+    const absl::Status status =
+        LoadOpened(checkpoint.shards[i], checkpoint.directory + shard, target, filter, options, result);
+    if (!status.ok()) return AddContext(status, absl::StrCat("shard ", QuoteForMessage(shard)));
   }
   return result;
 }

@@ -148,11 +148,11 @@ TEST(PickleLoadTest, ShardsMustHoldWhatTheIndexSays) {
   const std::string dir = testing::NewTempDir("pickle_shards");
   const std::string index = ReadTestFile(std::string(kDir) + "sharded/pytorch_model.bin.index.json");
   testing::WriteTempFile("pickle_shards/pytorch_model.bin.index.json", index);
-  // Shard 1 swapped for shard 2: it holds tensors weight_map gives the other.
+  // The shards swapped: each holds tensors weight_map gives the other.
   testing::WriteTempFile("pickle_shards/pytorch_model-00001-of-00002.bin",
                          ReadTestFile(std::string(kDir) + "sharded/pytorch_model-00002-of-00002.bin"));
   testing::WriteTempFile("pickle_shards/pytorch_model-00002-of-00002.bin",
-                         ReadTestFile(std::string(kDir) + "sharded/pytorch_model-00002-of-00002.bin"));
+                         ReadTestFile(std::string(kDir) + "sharded/pytorch_model-00001-of-00002.bin"));
   EXPECT_THAT(load_pickle_checkpoint(dir), HasErrorCode(ErrorCode::kUnlistedTensor));
   std::filesystem::remove(dir + "/pytorch_model-00001-of-00002.bin");
   EXPECT_THAT(load_pickle_checkpoint(dir), HasErrorCode(ErrorCode::kIoError));
