@@ -6,6 +6,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 
@@ -162,6 +163,39 @@ absl::StatusOr<std::shared_ptr<Mapping>> Mapping::Map(const File& file) {
 
 Mapping::~Mapping() {
   if (!bytes_.empty()) ::munmap(bytes_.data(), bytes_.size());
+}
+
+void ScatteredReadAhead::WillRead(uint64_t offset, uint64_t length) {
+  if (offset >= mapping_.size() || length == 0) return;
+  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  const uint64_t end = std::min<uint64_t>(mapping_.size(), offset + length);
+  uint8_t* const base = const_cast<uint8_t*>(mapping_.data());  // the calls below only advise
+  for (uint64_t at = offset / page * page; at < end;) {
+    unsigned char cached[64];
+    const uint64_t pages = std::min<uint64_t>(sizeof cached, (end - at + page - 1) / page);
+    const uint64_t span = std::min<uint64_t>(pages * page, mapping_.size() - at);
+    if (::mincore(base + at, static_cast<size_t>(span), cached) != 0) std::fill(cached, cached + pages, 0);
+    for (uint64_t i = 0; i < pages; ++i, at += page) {
+      if ((cached[i] & 1u) != 0) continue;
+      const uint64_t stop = std::min<uint64_t>(at + page, mapping_.size());
+      ::madvise(base + at, static_cast<size_t>(stop - at), MADV_WILLNEED);
+      if (!fetched_.empty() && fetched_.back().second == at) {
+        fetched_.back().second = stop;
+      } else {
+        fetched_.emplace_back(at, stop);
+      }
+    }
+  }
+}
+
+ScatteredReadAhead::~ScatteredReadAhead() {
+  uint8_t* const base = const_cast<uint8_t*>(mapping_.data());
+  for (const auto& [begin, end] : fetched_) {
+    // Mapped pages are not evicted: unmapped from these page tables first
+    // (the mapping reads them back from the file if touched again).
+    ::madvise(base + begin, static_cast<size_t>(end - begin), MADV_DONTNEED);
+    ::posix_fadvise(file_.fd(), static_cast<off_t>(begin), static_cast<off_t>(end - begin), POSIX_FADV_DONTNEED);
+  }
 }
 
 }  // namespace safetensors

@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -82,6 +84,36 @@ class Mapping {
  private:
   explicit Mapping(absl::Span<uint8_t> bytes) : bytes_(bytes) {}
   absl::Span<uint8_t> bytes_;
+};
+
+// Read-ahead for a few small reads scattered through a mapped file (a zip's
+// local headers, one per record), which leaves the page cache as it found
+// it. Cold, each such read would be a fault waiting for its own disk read;
+// WillRead asks for them all at once. Give back (the destructor) then drops
+// the pages WillRead brought in, from `mapping`'s page tables and from the
+// page cache: kept, they would be small entries one per record, around which
+// the kernel caches the rest of the file in smaller pieces with shorter
+// read-ahead (on Linux 6.18, reading a 1 GiB file of 256 records through a
+// mapping took 0.74 s instead of 0.38 s cold, 0.084 s instead of 0.006 s
+// cached). Pages that were cached before stay (where mincore cannot tell,
+// see CachedPages, a page per read may be read again later). Hints only:
+// nothing here fails. Not thread-safe; `file` and `mapping` must outlive it,
+// and `mapping` must not be written meanwhile (giving back a private
+// mapping's page discards what was written to it).
+class ScatteredReadAhead {
+ public:
+  ScatteredReadAhead(const File& file, absl::Span<const uint8_t> mapping) : file_(file), mapping_(mapping) {}
+  ~ScatteredReadAhead();
+  ScatteredReadAhead(const ScatteredReadAhead&) = delete;
+  ScatteredReadAhead& operator=(const ScatteredReadAhead&) = delete;
+
+  // Starts reading the pages of [offset, offset + length) not yet cached.
+  void WillRead(uint64_t offset, uint64_t length);
+
+ private:
+  const File& file_;
+  const absl::Span<const uint8_t> mapping_;
+  std::vector<std::pair<uint64_t, uint64_t>> fetched_;  // byte ranges [begin, end) of whole pages
 };
 
 }  // namespace safetensors

@@ -19,6 +19,7 @@ namespace {
 
 using ::safetensors::testing::AllSpecialFiles;
 using ::safetensors::testing::HasErrorCode;
+using ::safetensors::testing::IsOk;
 using ::safetensors::testing::MakeSpecialFile;
 using ::safetensors::testing::NewTempDir;
 using ::safetensors::testing::SpecialFile;
@@ -82,6 +83,41 @@ TEST(FileTest, AFileThatShrankIsDataLoss) {
   absl::StatusOr<std::shared_ptr<Mapping>> mapping = Mapping::Map(*file);
   EXPECT_THAT(mapping, HasErrorCode(ErrorCode::kFileTruncated));
   EXPECT_THAT(std::string(mapping.status().message()), HasSubstr("ended at byte 5000 (it had 8192 bytes when opened); it shrank"));
+}
+
+// Pages fetched for scattered reads are given back; pages cached before, and
+// pages nobody asked for, are left as they were.
+TEST(FileTest, ScatteredReadAheadLeavesThePageCacheAsItFoundIt) {
+  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  const std::string path = WriteTempFile("scattered.bin", testing::PatternedBytes(static_cast<size_t>(64 * page)));
+  const std::shared_ptr<File> file = *File::Open(path);
+  const std::shared_ptr<Mapping> mapping = *Mapping::Map(*file);
+  ASSERT_TRUE(testing::DropFromPageCache(file->fd()));
+  const auto cached = [&](uint64_t p) { return (CachedPages(*file)[p] & 1u) != 0; };
+  if (cached(5)) GTEST_SKIP() << "this filesystem keeps dropped pages (tmpfs)";
+  uint8_t byte[1];
+  ASSERT_THAT(file->ReadAt(40 * page, absl::MakeSpan(byte, 1)), IsOk());
+  ASSERT_TRUE(cached(40));
+  ASSERT_FALSE(cached(5));
+  const absl::Span<uint8_t> bytes = mapping->bytes();
+  const std::string expected = testing::PatternedBytes(static_cast<size_t>(64 * page));
+  uint8_t first = 0, second = 0;
+  {
+    ScatteredReadAhead read_ahead(*file, mapping->bytes());
+    read_ahead.WillRead(5 * page + 100, 30);
+    read_ahead.WillRead(40 * page, 8);
+    read_ahead.WillRead(64 * page, 8);  // past the end: nothing
+    // Read as the zip reader reads them: through the mapping.
+    first = bytes[5 * page + 100];
+    second = bytes[40 * page];
+    EXPECT_TRUE(cached(5));
+  }
+  EXPECT_FALSE(cached(5));
+  EXPECT_TRUE(cached(40));
+  // The mapping reads the file's bytes, before and after pages were given back.
+  EXPECT_EQ(first, static_cast<uint8_t>(expected[5 * page + 100]));
+  EXPECT_EQ(second, static_cast<uint8_t>(expected[40 * page]));
+  EXPECT_EQ(bytes[5 * page + 100], static_cast<uint8_t>(expected[5 * page + 100]));
 }
 
 }  // namespace

@@ -1,7 +1,6 @@
 #include "io/pickle_file.h"
 
 #include <dirent.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,18 +25,17 @@ absl::StatusOr<PickleCheckpointFile> OpenPickleCheckpoint(const std::string& pat
   SAFETENSORS_ASSIGN_OR_RETURN(result.file, File::Open(path));
   SAFETENSORS_ASSIGN_OR_RETURN(result.mapping, Mapping::Map(*result.file));
   // The zip reader reads one local header per entry, scattered through the
-  // file: cold, each would be a fault waiting for its own disk read. Asked
-  // for all at once, they are read together.
+  // file: read ahead together, and given back once parsed.
   const absl::Span<uint8_t> bytes = result.mapping->bytes();
-  PickleCheckpointOptions with_hints = options;
-  with_hints.will_read = [bytes](uint64_t offset, uint64_t length) {
-    const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-    const uint64_t begin = offset / page * page;
-    if (begin >= bytes.size()) return;
-    const uint64_t end = std::min<uint64_t>(bytes.size(), offset + length);
-    ::madvise(bytes.data() + begin, static_cast<size_t>(end - begin), MADV_WILLNEED);
-  };
-  SAFETENSORS_ASSIGN_OR_RETURN(result.table, ParsePickleCheckpoint(bytes, with_hints));
+  absl::StatusOr<PickleCheckpoint> table;
+  {
+    ScatteredReadAhead read_ahead(*result.file, bytes);
+    PickleCheckpointOptions with_hints = options;
+    with_hints.will_read = [&read_ahead](uint64_t offset, uint64_t length) { read_ahead.WillRead(offset, length); };
+    table = ParsePickleCheckpoint(bytes, with_hints);
+  }
+  if (!table.ok()) return table.status();
+  result.table = *std::move(table);
   return result;
 }
 
