@@ -12,7 +12,6 @@
 #include <ATen/ops/from_blob.h>
 #include <c10/core/ScalarType.h>
 
-#include "absl/strings/str_cat.h"
 #include "io/file.h"
 #include "io/direct_read.h"
 #include "io/parallel_read.h"
@@ -59,26 +58,47 @@ absl::StatusOr<std::optional<at::Tensor>> MapStorage(const PickleCheckpointFile&
   return std::optional<at::Tensor>(std::move(view));
 }
 
-// Every storage `needed` says, as 1-D CPU tensors of their dtype: views of
-// the mapping where MapStorage can (mmap backend), the rest read into memory
-// of their own by one plan of large reads on several threads, directly where
-// options.direct_io allows (as load_file's pread backend reads), and
-// byte-swapped when the file is big-endian.
-absl::StatusOr<std::vector<at::Tensor>> LoadStorages(const PickleCheckpointFile& f, const std::vector<bool>& needed,
-                                                     const LoadOptions& options, ReadProgressTracker& progress) {
-  std::vector<at::Tensor> storages(f.table.storages.size());
-  const std::unique_ptr<DirectReads> direct = options.backend == Backend::kPread
-                                                  ? DirectReads::Open(*f.file, options.direct_io)
-                                                  : nullptr;
+// One file's part of a load: the tensors the filter selects, and the
+// storages they need as 1-D CPU tensors of their dtype (undefined where not
+// needed): views of the mapping where MapStorage can (mmap backend), else
+// memory of their own that `plan` fills.
+struct FileLoad {
+  const PickleCheckpointFile* f = nullptr;
+  std::vector<const PickleTensor*> selected;
+  std::vector<bool> needed;
+  uint64_t bytes = 0;  // of the needed storages
+  std::vector<at::Tensor> storages;
   ReadPlan plan;
   std::vector<size_t> read;  // storages the plan fills
-  for (size_t i = 0; i < storages.size(); ++i) {
-    if (!needed[i]) continue;
+  std::unique_ptr<DirectReads> direct;
+};
+
+FileLoad Select(const PickleCheckpointFile& f, const internal::TensorFilter& filter) {
+  FileLoad load;
+  load.f = &f;
+  load.needed.assign(f.table.storages.size(), false);
+  for (const PickleTensor& t : f.table.tensors) {
+    if (!filter.Selects(t.name)) continue;
+    load.selected.push_back(&t);
+    if (!load.needed[t.storage]) load.bytes += f.table.storages[t.storage].byte_size;
+    load.needed[t.storage] = true;
+  }
+  return load;
+}
+
+// Maps or allocates every needed storage and plans the reads: large reads,
+// directly where options.direct_io allows, as load_file's pread backend does.
+absl::Status Plan(FileLoad& load, const LoadOptions& options, ReadProgressTracker& progress) {
+  const PickleCheckpointFile& f = *load.f;
+  load.storages.resize(f.table.storages.size());
+  if (options.backend == Backend::kPread) load.direct = DirectReads::Open(*f.file, options.direct_io);
+  for (size_t i = 0; i < load.storages.size(); ++i) {
+    if (!load.needed[i]) continue;
     const PickleStorage& storage = f.table.storages[i];
     if (options.backend == Backend::kMmap) {
       SAFETENSORS_ASSIGN_OR_RETURN(std::optional<at::Tensor> view, MapStorage(f, storage));
       if (view.has_value()) {
-        storages[i] = *std::move(view);
+        load.storages[i] = *std::move(view);
         progress.Add(storage.byte_size, 0);
         continue;
       }
@@ -86,56 +106,67 @@ absl::StatusOr<std::vector<at::Tensor>> LoadStorages(const PickleCheckpointFile&
     const uint64_t numel = storage.numel;
     SAFETENSORS_ASSIGN_OR_RETURN(internal::TensorToFill fill,
                                  internal::AllocateTensorToFill(StorageInfo(storage, &numel), storage.byte_offset,
-                                                                direct != nullptr));
-    plan.AddInWindow(storage.byte_offset, internal::BytesOf(fill.tensor), fill.window, storage.key);
-    storages[i] = std::move(fill.tensor);
-    read.push_back(i);
+                                                                load.direct != nullptr));
+    load.plan.AddInWindow(storage.byte_offset, internal::BytesOf(fill.tensor), fill.window, storage.key);
+    load.storages[i] = std::move(fill.tensor);
+    load.read.push_back(i);
   }
-  const FileReadPlan reads[] = {{f.file.get(), &plan, {}, direct.get()}};
-  SAFETENSORS_RETURN_IF_ERROR(ReadInParallel(reads, ThreadsForRead(options.threads, plan.bytes()), &progress));
-  if (f.table.big_endian) {
-    for (size_t i : read) {
-      SwapElements(internal::BytesOf(storages[i]), static_cast<size_t>(DtypeBits(f.table.storages[i].dtype) / 8));
-    }
-  }
-  return storages;
+  return absl::OkStatus();
 }
 
-// The tensors `filter` selects of the opened file `f` (read from `path`),
-// added to `result`.
-absl::Status LoadOpened(const PickleCheckpointFile& f, const std::string& path, const c10::Device& target,
-                        const internal::TensorFilter& filter, const LoadOptions& options, TensorDict& result) {
-  std::vector<const PickleTensor*> selected;
-  std::vector<bool> needed(f.table.storages.size(), false);
-  uint64_t bytes_total = 0;
-  for (const PickleTensor& t : f.table.tensors) {
-    if (!filter.Selects(t.name)) continue;
-    selected.push_back(&t);
-    if (!needed[t.storage]) bytes_total += f.table.storages[t.storage].byte_size;
-    needed[t.storage] = true;
+// Loads the selected tensors of every file into `result`: every storage
+// planned first, then all files' reads run as one plan on several threads
+// (the shards of a checkpoint overlap instead of waiting for each other),
+// then big-endian storages swapped, moved to `target`, and viewed as the
+// tensors.
+absl::Status LoadAll(std::vector<FileLoad>& loads, const c10::Device& target, const LoadOptions& options,
+                     TensorDict& result) {
+  uint64_t bytes_total = 0, tensors_total = 0;
+  for (const FileLoad& load : loads) {
+    bytes_total += load.bytes;
+    tensors_total += load.selected.size();
   }
-  // Storages are what is read; tensors are counted done with the last one.
-  ReadProgressTracker progress(options.progress, bytes_total, selected.size());
-  absl::StatusOr<std::vector<at::Tensor>> loaded = LoadStorages(f, needed, options, progress);
-  if (!loaded.ok()) return AddContext(loaded.status(), QuoteForMessage(path));
-  std::vector<at::Tensor>& storages = *loaded;
-  if (!target.is_cpu()) {
-    for (size_t i = 0; i < storages.size(); ++i) {
-      if (!needed[i]) continue;
-      SAFETENSORS_ASSIGN_OR_RETURN(storages[i], internal::ToDevice(storages[i], target));
+  ReadProgressTracker progress(options.progress, bytes_total, tensors_total);
+  std::vector<FileReadPlan> reads;
+  uint64_t read_bytes = 0;
+  for (FileLoad& load : loads) {
+    const absl::Status planned = Plan(load, options, progress);
+    if (!planned.ok()) return AddContext(planned, QuoteForMessage(load.f->file->path()));
+    if (load.read.empty()) continue;
+    reads.push_back({load.f->file.get(), &load.plan, {}, load.direct.get()});
+    read_bytes += load.plan.bytes();
+  }
+  SAFETENSORS_RETURN_IF_ERROR(ReadInParallel(reads, ThreadsForRead(options.threads, read_bytes), &progress));
+  for (FileLoad& load : loads) {
+    const PickleCheckpoint& table = load.f->table;
+    std::vector<at::Tensor>& storages = load.storages;
+    if (table.big_endian) {
+      for (size_t i : load.read) {
+        SwapElements(internal::BytesOf(storages[i]), static_cast<size_t>(DtypeBits(table.storages[i].dtype) / 8));
+      }
+    }
+    if (!target.is_cpu()) {
+      for (size_t i = 0; i < storages.size(); ++i) {
+        if (!load.needed[i]) continue;
+        SAFETENSORS_ASSIGN_OR_RETURN(storages[i], internal::ToDevice(storages[i], target));
+      }
+    }
+    for (const PickleTensor* t : load.selected) {
+      std::vector<int64_t> sizes(t->shape.begin(), t->shape.end());
+      std::vector<int64_t> strides(t->strides.begin(), t->strides.end());
+      // In range: the parser checked every extent against its storage.
+      SAFETENSORS_ASSIGN_OR_RETURN(at::Tensor view, CallTorch("viewing a storage", [&] {
+                                     return storages[t->storage].as_strided(
+                                         sizes, strides, static_cast<int64_t>(t->storage_offset));
+                                   }));
+      result.insert(t->name, std::move(view));
     }
   }
-  for (const PickleTensor* t : selected) {
-    std::vector<int64_t> sizes(t->shape.begin(), t->shape.end());
-    std::vector<int64_t> strides(t->strides.begin(), t->strides.end());
-    // In range: the parser checked every extent against its storage.
-    SAFETENSORS_ASSIGN_OR_RETURN(at::Tensor view, CallTorch("viewing a storage", [&] {
-                                   return storages[t->storage].as_strided(
-                                       sizes, strides, static_cast<int64_t>(t->storage_offset));
-                                 }));
-    result.insert(t->name, std::move(view));
-  }
-  if (!selected.empty()) progress.Add(0, selected.size());
+  // The read counted one done per storage it filled (its items); the rest
+  // of the tensors are done now (every needed storage has a tensor).
+  uint64_t counted = 0;
+  for (const FileLoad& load : loads) counted += load.read.size();
+  if (tensors_total > 0) progress.Add(0, tensors_total - counted);
   return absl::OkStatus();
 }
 
@@ -147,8 +178,10 @@ absl::StatusOr<TensorDict> load_pickle_file(const std::string& path, const Devic
   SAFETENSORS_ASSIGN_OR_RETURN(const internal::TensorFilter filter,
                                internal::TensorFilter::Compile(options.tensor_filter));
   SAFETENSORS_ASSIGN_OR_RETURN(const PickleCheckpointFile f, OpenPickleCheckpoint(path, pickle));
+  std::vector<FileLoad> loads;
+  loads.push_back(Select(f, filter));
   TensorDict result;
-  SAFETENSORS_RETURN_IF_ERROR(LoadOpened(f, path, target, filter, options, result));
+  SAFETENSORS_RETURN_IF_ERROR(LoadAll(loads, target, options, result));
   return result;
 }
 
@@ -162,13 +195,10 @@ absl::StatusOr<TensorDict> load_pickle_checkpoint(const std::string& path, const
   // Every shard parsed and checked against the index before a byte is read.
   SAFETENSORS_ASSIGN_OR_RETURN(const ShardedPickleCheckpoint checkpoint,
                                OpenShardedPickleCheckpoint(resolved.path, pickle));
+  std::vector<FileLoad> loads;
+  for (const PickleCheckpointFile& shard : checkpoint.shards) loads.push_back(Select(shard, filter));
   TensorDict result;
-  for (size_t i = 0; i < checkpoint.shards.size(); ++i) {
-    const std::string& shard = checkpoint.index.shards()[i];
-    const absl::Status status =
-        LoadOpened(checkpoint.shards[i], checkpoint.directory + shard, target, filter, options, result);
-    if (!status.ok()) return AddContext(status, absl::StrCat("shard ", QuoteForMessage(shard)));
-  }
+  SAFETENSORS_RETURN_IF_ERROR(LoadAll(loads, target, options, result));
   return result;
 }
 

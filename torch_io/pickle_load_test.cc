@@ -129,14 +129,28 @@ TEST(PickleLoadTest, ShardedCheckpointLoadsEveryShard) {
   ASSERT_EQ(digests.size(), 7u);
   for (const std::string& path :
        {std::string(kDir) + "sharded", std::string(kDir) + "sharded/pytorch_model.bin.index.json"}) {
-    SCOPED_TRACE(path);
     EXPECT_TRUE(IsPickleCheckpointPath(path));
-    const absl::StatusOr<TensorDict> tensors = load_pickle_checkpoint(path);
-    ASSERT_THAT(tensors, IsOk());
-    ASSERT_EQ(tensors->size(), digests.size());
-    for (const auto& [name, digest] : digests) {
-      ASSERT_NE(tensors->find(name), nullptr) << name;
-      EXPECT_EQ(testing::Sha256Hex(ContiguousBytes((*tensors)[name])), digest) << name;
+    for (const Backend backend : {Backend::kMmap, Backend::kPread}) {
+      SCOPED_TRACE(path + (backend == Backend::kMmap ? " mmap" : " pread"));
+      LoadOptions options;
+      options.backend = backend;
+      std::vector<LoadProgress> reports;
+      options.progress = [&](const LoadProgress& p) { reports.push_back(p); };
+      const absl::StatusOr<TensorDict> tensors = load_pickle_checkpoint(path, "cpu", options);
+      ASSERT_THAT(tensors, IsOk());
+      ASSERT_EQ(tensors->size(), digests.size());
+      for (const auto& [name, digest] : digests) {
+        ASSERT_NE(tensors->find(name), nullptr) << name;
+        EXPECT_EQ(testing::Sha256Hex(ContiguousBytes((*tensors)[name])), digest) << name;
+      }
+      // One progress over all shards (read as one plan), ending complete.
+      ASSERT_FALSE(reports.empty());
+      for (const LoadProgress& p : reports) {
+        EXPECT_EQ(p.bytes_total, 944u);  // the index's total_size: no storage is shared
+        EXPECT_EQ(p.tensors_total, 7u);
+      }
+      EXPECT_EQ(reports.back().bytes_done, 944u);
+      EXPECT_EQ(reports.back().tensors_done, 7u);
     }
   }
   EXPECT_TRUE(IsPickleCheckpointPath(std::string(kDir) + "views.pt"));
