@@ -43,6 +43,12 @@ Conversions (the output's directory emptied before each run):
   limit: cp + fsync       cp IN OUT && sync OUT for every input file: the same
                           bytes copied (coreutils 9 uses copy_file_range) and
                           made durable
+  limit: durable copy     load_bench durable-copy: every input file copied by
+                          copy_file_range in 16 MiB pieces at the same
+                          offsets, each piece handed to the disk
+                          (sync_file_range) as it is copied, then fsync: cp +
+                          sync with the disk writing during the copy, as ours
+                          does; the fastest durable copy of the same bytes
 Peak memory of a conversion: the process's maximum resident set (wait4).
 """
 import argparse
@@ -194,6 +200,11 @@ def report(key, pickle_path, safetensors_path, directory, repeats, warnings):
             seconds += timed_process(["sh", "-c", f'cp "{f}" "{target}" && sync "{target}"'])[0]
         return seconds
 
+    def durable_copy():
+        fresh_out()
+        return timed_process([os.path.join(bench_load.OPT_BIN, "load_bench"), "durable-copy", out_dir,
+                              pickle_path])[0]
+
     def reference(mode="convert"):
         fresh_out()
         return python(mode, pickle_path, out_dir)
@@ -216,6 +227,7 @@ def report(key, pickle_path, safetensors_path, directory, repeats, warnings):
             ("reference pipeline", state, reference, [pickle_path]),
             ("reference + fsync", state, lambda: reference("convert_fsync"), [pickle_path]),
             ("limit: cp + fsync", state, cp_fsync, [pickle_path]),
+            ("limit: durable copy", state, durable_copy, [pickle_path]),
         ]
     times = {}
     order = random.Random(0)
@@ -243,6 +255,7 @@ def report(key, pickle_path, safetensors_path, directory, repeats, warnings):
               f"ours .bin mmap+read vs torch.load mmap+read {m('torch.load mmap+read') / m('ours .bin mmap+read'):.2f}x, "
               f"ours .bin pread vs torch.load {m('torch.load') / m('ours .bin pread'):.2f}x; "
               f"convert: {m('limit: cp + fsync') / m('ours convert'):.0%} of cp + fsync, "
+              f"{m('limit: durable copy') / m('ours convert'):.0%} of the durable copy, "
               f"{m('reference pipeline') / m('ours convert'):.2f}x the reference pipeline, "
               f"{m('reference + fsync') / m('ours convert'):.2f}x it with fsync")
     print(f"peak resident memory of ours convert (last run, whole process): "

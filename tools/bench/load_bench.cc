@@ -32,6 +32,12 @@
 //       written before the clock starts (no page faults: the limit of a load
 //       into a built model). FRESH=1: it is not, so the reads fault it in,
 //       as every load into new (owned) tensors must
+//   load_bench durable-copy OUT_DIR PATH
+//       the durable copy limit: every file of PATH copied to OUT_DIR (same
+//       name) by copy_file_range in 16 MiB pieces at the same offsets, each
+//       piece handed to the disk (sync_file_range WRITE) as soon as it is
+//       copied, then fsync: `cp` + `sync` with the disk writing while the
+//       copy goes on, as our conversion does
 //   load_bench load mmap|pread|pread-buffered TOUCH THREADS PATH
 //       ours: load_checkpoint(PATH) (a single file is a checkpoint of one);
 //       pread with the default direct_io (kAuto: O_DIRECT for what is not
@@ -276,6 +282,31 @@ int main(int argc, char** argv) {
           ReadFully(blocks[i], buffer.bytes.get() + blocks[i].destination);
         }
       });
+    });
+    PrintTime(seconds, total);
+  } else if (command == "durable-copy" && argc == 4) {
+    const std::string out_dir = argv[2];
+    uint64_t total = 0;
+    const double seconds = Seconds([&] {
+      for (const std::string& file : FilesOf(path)) {
+        const int in = ::open(file.c_str(), O_RDONLY);
+        const std::string target = out_dir + "/" + std::filesystem::path(file).filename().string();
+        const int out = ::open(target.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (in < 0 || out < 0) Die("cannot open " + file + " or " + target);
+        const uint64_t size = std::filesystem::file_size(file);
+        constexpr uint64_t kPiece = uint64_t{16} << 20;
+        for (uint64_t at = 0; at < size;) {
+          loff_t from = static_cast<loff_t>(at), to = static_cast<loff_t>(at);
+          const ssize_t n = ::copy_file_range(in, &from, out, &to, std::min(kPiece, size - at), 0);
+          if (n <= 0) Die("copy_file_range failed on " + file);
+          ::sync_file_range(out, static_cast<off64_t>(at), n, SYNC_FILE_RANGE_WRITE);
+          at += static_cast<uint64_t>(n);
+        }
+        if (::fsync(out) != 0) Die("fsync failed on " + target);
+        ::close(out);
+        ::close(in);
+        total += size;
+      }
     });
     PrintTime(seconds, total);
   } else if (command == "load" && argc == 6) {
