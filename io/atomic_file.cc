@@ -168,9 +168,8 @@ absl::Status AtomicFileWriter::CopyAt(const File& source, uint64_t source_offset
   return absl::OkStatus();
 }
 
-void AtomicFileWriter::StartWriteback(uint64_t offset, uint64_t length) {
-  if (fd_ < 0 || length == 0) return;
-  ::sync_file_range(fd_, static_cast<off64_t>(offset), static_cast<off64_t>(length), SYNC_FILE_RANGE_WRITE);
+void AtomicFileWriter::StartWriteback() {
+  if (fd_ >= 0) ::sync_file_range(fd_, 0, 0, SYNC_FILE_RANGE_WRITE);  // 0, 0: the whole file
 }
 
 absl::Status AtomicFileWriter::Finish() {

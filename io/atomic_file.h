@@ -57,12 +57,12 @@ class AtomicFileWriter {
   absl::Status CopyAt(const File& source, uint64_t source_offset, uint64_t length, uint64_t offset);
   static constexpr uint64_t kCopyBufferBytes = uint64_t{8} << 20;
 
-  // Asks the kernel to start writing [offset, offset + length) of the
-  // temporary file to disk now, without waiting for it, so that the disk
+  // Asks the kernel to start writing every page written so far that is not
+  // already on its way to disk, without waiting for it, so that the disk
   // writes what is done while the rest is still being copied, instead of all
   // of it waiting for Finish's fsync. A hint (sync_file_range): it cannot
   // fail, and Finish still makes every byte durable.
-  void StartWriteback(uint64_t offset, uint64_t length);
+  void StartWriteback();
 
   // Flushes the temporary file to disk and closes it, without renaming: for a
   // writer of several files that renames them only once all are complete.

@@ -103,7 +103,7 @@ class TensorWriter {
     if (IsContiguous(t) && !f_.table.big_endian) {
       SAFETENSORS_RETURN_IF_ERROR(out_.CopyAt(*f_.file, start, numel * element, job.offset));
       copied_by_kernel_ += numel * element;
-      Written(job.offset, numel * element);
+      Written(numel * element);
       return absl::OkStatus();
     }
     // Runs of the innermost dimension when it is dense, else single elements,
@@ -119,7 +119,7 @@ class TensorWriter {
     const auto flush = [&]() -> absl::Status {
       SAFETENSORS_RETURN_IF_ERROR(
           out_.WriteAt(absl::string_view(reinterpret_cast<const char*>(buffer.data()), buffer.size()), written));
-      Written(written, buffer.size());
+      Written(buffer.size());
       written += buffer.size();
       buffer.clear();
       return absl::OkStatus();
@@ -144,22 +144,20 @@ class TensorWriter {
     return buffer.empty() ? absl::OkStatus() : flush();
   }
 
-  // Reports progress, and hands finished stretches of the output to the
-  // disk while the copy goes on (adjacent writes gathered up to
-  // kWritebackBytes): the fsync at the end then waits for little more than
-  // the last stretch, where writing everything after the copy, as `cp` then
-  // `sync` does, costs a copy plus a full write-out.
-  void Written(uint64_t offset, uint64_t bytes) {
+  // Reports progress, and hands what is written to the disk every
+  // kWritebackBytes while the copy goes on: the fsync at the end then waits
+  // for little more than the last stretch, where writing everything after
+  // the copy, as `cp` then `sync` does, costs a copy plus a full write-out.
+  // The whole file each time, not the stretch just written: tensors land
+  // all over the output (in the input's order), and a hint per small tensor
+  // would be as many small disk writes.
+  void Written(uint64_t bytes) {
     done_ += bytes;
     if (options_.progress) options_.progress(done_, total_);
-    if (offset != pending_end_) {
-      out_.StartWriteback(pending_begin_, pending_end_ - pending_begin_);
-      pending_begin_ = offset;
-    }
-    pending_end_ = offset + bytes;
-    if (pending_end_ - pending_begin_ >= kWritebackBytes) {
-      out_.StartWriteback(pending_begin_, pending_end_ - pending_begin_);
-      pending_begin_ = pending_end_;
+    unhanded_ += bytes;
+    if (unhanded_ >= kWritebackBytes) {
+      out_.StartWriteback();
+      unhanded_ = 0;
     }
   }
   static constexpr uint64_t kWritebackBytes = uint64_t{16} << 20;
@@ -170,8 +168,7 @@ class TensorWriter {
   const uint64_t total_;
   uint64_t copied_by_kernel_ = 0;
   uint64_t done_ = 0;
-  uint64_t pending_begin_ = 0;  // written, not yet handed to the disk
-  uint64_t pending_end_ = 0;
+  uint64_t unhanded_ = 0;  // bytes written since the last StartWriteback
 };
 
 }  // namespace
