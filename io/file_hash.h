@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "io/direct_read.h"
 #include "io/file.h"
 
 namespace safetensors {
@@ -40,12 +41,20 @@ struct HashOptions {
   // (io/sigbus_guard.h, chaining to any before it): opt in. Falls back to
   // reads where a file cannot be mapped.
   bool read_mapped = false;
+  // Where the file is not in the page cache (kAuto: as DirectReads samples
+  // it), read it around the cache: four threads read 4 MiB pieces with
+  // O_DIRECT into a ring of eight buffers, ahead of the hash. A cold file
+  // then costs the device's time or the hash's, whichever is longer, not
+  // their sum, and is not left in the page cache afterwards. kNever: always
+  // as read_mapped says.
+  DirectIo direct_io = DirectIo::kAuto;
   // Called on the calling thread with the bytes hashed since the last call.
   std::function<void(uint64_t bytes)> on_bytes;
 };
 
 // The lower-case hex digest of all of `file` (size() bytes as seen at open).
-// Mapped (read_mapped): hashed in 16 MiB steps under a SIGBUS guard while
+// Not cached (direct_io): through the ring of direct reads above. Else
+// mapped (read_mapped): hashed in 16 MiB steps under a SIGBUS guard while
 // two threads populate the mapping up to 64 MiB ahead. Else: 64 KiB reads
 // on the calling thread, the page cache asked to fill 64 MiB ahead
 // (posix_fadvise WILLNEED).
