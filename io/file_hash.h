@@ -42,8 +42,8 @@ struct HashOptions {
   // reads where a file cannot be mapped.
   bool read_mapped = false;
   // Where the file is not in the page cache (kAuto: as DirectReads samples
-  // it), read it around the cache: four threads read 4 MiB pieces with
-  // O_DIRECT into a ring of eight buffers, ahead of the hash. A cold file
+  // it), read it around the cache: eight threads read 4 MiB pieces with
+  // O_DIRECT into a ring of sixteen buffers (64 MiB), ahead of the hash. A cold file
   // then costs the device's time or the hash's, whichever is longer, not
   // their sum, and is not left in the page cache afterwards. kNever: always
   // as read_mapped says.

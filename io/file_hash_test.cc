@@ -29,7 +29,7 @@ using ::safetensors::testing::PatternedBytes;
 using ::safetensors::testing::WriteTempFile;
 using ::testing::HasSubstr;
 
-// Sizes around the 64 KiB reads, the 4 MiB direct pieces, the 32 MiB ring and
+// Sizes around the 64 KiB reads, the 4 MiB direct pieces, the 64 MiB ring and
 // the 16 MiB and 64 MiB prefetch steps, through each of the three ways of
 // reading: the digests are sha256sum's and git hash-object's.
 TEST(HashFileTest, AgreesWithSha256sumAndGitHashObject) {

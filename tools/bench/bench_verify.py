@@ -21,8 +21,10 @@ seeded order each round; the table gives medians.
 Contenders, each doing exactly this:
   ours verify          safetensors verify REPO: every snapshot file hashed and
                        compared with its blob name (one file per core at a
-                       time, each hashed in place through a mapping while two
-                       threads fault in the next 64 MiB)
+                       time; a cached file hashed in place through a mapping
+                       while two threads fault in the next 64 MiB, an
+                       uncached one from a 64 MiB ring of O_DIRECT reads by
+                       eight threads)
   sha256sum, serial    one sha256sum process per blob, one after another
   sha256sum, xargs -P  xargs -P <cores> -n 1 sha256sum over the blobs
   hashlib              Python: hashlib.sha256 of each blob in 16 MiB reads,
