@@ -218,8 +218,7 @@ def report(key, repo, blobs, repeats):
         for name, state, fn in runs:
             times.setdefault((name, state), []).append(fn())
     med = {k: statistics.median(v) for k, v in times.items()}
-    device = min(v for (n, s), v in med.items() if n.startswith("device"))
-    device_name = min(((v, n) for (n, s), v in med.items() if n.startswith("device")))[1]
+    device, device_name = min((v, n) for (n, s), v in med.items() if n.startswith("device"))
     speeds = times[("sha256 speed", "warm")]
     speed = statistics.median(speeds)
     hashing = hashing_limit(sizes, speed, CORES)
@@ -244,13 +243,12 @@ def report(key, repo, blobs, repeats):
     # ours of that round. Not the fastest of that round's ten device loops:
     # the luckiest of ten draws against one draw of ours would measure the
     # noise, not a limit.
+    round_limits = {"warm": [hashing_limit(sizes, v, CORES) for v in speeds]}
+    round_limits["cold"] = [max(d, h) for d, h in
+                            zip(times[(device_name, "cold")], round_limits["warm"])]
     for state in ("cold", "warm"):
-        paired = []
-        for r in range(repeats):
-            limit = hashing_limit(sizes, speeds[r], CORES)
-            if state == "cold":
-                limit = max(times[(device_name, "cold")][r], limit)
-            paired.append(limit / times[("ours verify", state)][r])
+        paired = [limit / ours for limit, ours in
+                  zip(round_limits[state], times[("ours verify", state)])]
         print(f"  ours {state} against the {state} limit of the same round: median "
               f"{statistics.median(paired):.0%} (rounds: {', '.join(f'{p:.0%}' for p in paired)})")
 
