@@ -2,10 +2,11 @@
 // the content (large files, `blobs/<64 hex>`) or git's blob id (small files,
 // `blobs/<40 hex>`: SHA-1 of "blob <size>\0" followed by the content).
 // Hashing is OpenSSL's libcrypto (which uses the CPU's SHA extensions); this
-// file only feeds it: through a mapping when the caller opts in (no copy;
-// threads fault the next windows in ahead of the hash), else in small reads
-// that stay in the CPU's cache with the kernel asked to read far ahead. No
-// LibTorch.
+// file only feeds it: a file not in the page cache from direct reads that
+// threads of its own keep ahead of the hash; a cached one through a mapping
+// when the caller opts in (no copy; threads fault the next windows in ahead
+// of the hash), else in small reads that stay in the CPU's cache with the
+// kernel asked to read far ahead. No LibTorch.
 //
 //   absl::StatusOr<std::shared_ptr<File>> file = File::Open(path);
 //   absl::StatusOr<std::string> hex = HashFile(**file, Digest::kSha256);
