@@ -2,11 +2,11 @@
 // the content (large files, `blobs/<64 hex>`) or git's blob id (small files,
 // `blobs/<40 hex>`: SHA-1 of "blob <size>\0" followed by the content).
 // Hashing is OpenSSL's libcrypto (which uses the CPU's SHA extensions); this
-// file only feeds it: a file not in the page cache from direct reads that
-// threads of its own keep ahead of the hash; a cached one through a mapping
-// when the caller opts in (no copy; threads fault the next windows in ahead
-// of the hash), else in small reads that stay in the CPU's cache with the
-// kernel asked to read far ahead. No LibTorch.
+// file only feeds it: a file not in the page cache from direct reads that a
+// pool of reader threads keeps ahead of the hash; a cached one through a
+// mapping when the caller opts in (no copy; threads fault the next windows
+// in ahead of the hash), else in small reads that stay in the CPU's cache
+// with the kernel asked to read far ahead. No LibTorch.
 //
 //   absl::StatusOr<std::shared_ptr<File>> file = File::Open(path);
 //   absl::StatusOr<std::string> hex = HashFile(**file, Digest::kSha256);
@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -34,6 +35,30 @@ absl::string_view DigestName(Digest digest);
 // Hex digits in the digest: 64 or 40.
 size_t DigestHexLength(Digest digest);
 
+// The threads that read files not in the page cache for HashFile (the ring
+// of direct reads below), shared by the files one hashes at once: they fill
+// one file's ring until it is full and only then the ring of the file with
+// the most left to read, so the device serves one sequential stream at a
+// time instead of one stream per file (which a disk serves more slowly).
+// VerifyFiles keeps one for its workers; HashFile makes its own when given
+// none. It lends ring buffers to four files at a time (512 MiB; a fifth
+// waits for one to finish) and keeps them for the next files until it goes.
+// Its threads start with the first file that needs them. Thread-safe; must
+// outlive every HashFile call given it.
+class HashReadPool {
+ public:
+  HashReadPool();
+  ~HashReadPool();
+  HashReadPool(const HashReadPool&) = delete;
+  HashReadPool& operator=(const HashReadPool&) = delete;
+
+  struct Shared;  // file_hash.cc's
+  Shared& shared() const { return *shared_; }
+
+ private:
+  std::unique_ptr<Shared> shared_;
+};
+
 struct HashOptions {
   // Hash the page cache in place through a read-only mapping, copying
   // nothing (a warm file then hashes at the speed of SHA alone), with reads
@@ -43,12 +68,14 @@ struct HashOptions {
   // reads where a file cannot be mapped.
   bool read_mapped = false;
   // Where the file is not in the page cache (kAuto: as DirectReads samples
-  // it), read it around the cache: eight threads read 4 MiB pieces with
-  // O_DIRECT into a ring of sixteen buffers (64 MiB), ahead of the hash. A cold file
-  // then costs the device's time or the hash's, whichever is longer, not
-  // their sum, and is not left in the page cache afterwards. kNever: always
-  // as read_mapped says.
+  // it), read it around the cache: the eight threads of a HashReadPool read
+  // 4 MiB pieces with O_DIRECT into a ring of 32 buffers (128 MiB, on huge
+  // pages), ahead of the hash. A cold file then costs the device's time or
+  // the hash's, whichever is longer, not their sum, and is not left in the
+  // page cache afterwards. kNever: always as read_mapped says.
   DirectIo direct_io = DirectIo::kAuto;
+  // The readers of that ring; null: threads of this call's own.
+  HashReadPool* read_pool = nullptr;
   // Called on the calling thread with the bytes hashed since the last call.
   std::function<void(uint64_t bytes)> on_bytes;
 };

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -29,14 +30,14 @@ using ::safetensors::testing::PatternedBytes;
 using ::safetensors::testing::WriteTempFile;
 using ::testing::HasSubstr;
 
-// Sizes around the 64 KiB reads, the 4 MiB direct pieces, the 64 MiB ring and
-// the 16 MiB and 64 MiB prefetch steps, through each of the three ways of
-// reading: the digests are sha256sum's and git hash-object's.
+// Sizes around the 64 KiB reads, the 4 MiB direct pieces, the 128 MiB ring
+// and the 16 MiB and 64 MiB prefetch steps, through each of the three ways
+// of reading: the digests are sha256sum's and git hash-object's.
 TEST(HashFileTest, AgreesWithSha256sumAndGitHashObject) {
   constexpr size_t kMiB = size_t{1} << 20;
   for (size_t size : {size_t{0}, size_t{1}, size_t{4095}, size_t{4096}, size_t{100000},
                       size_t{65535}, size_t{65536}, size_t{65537}, 4 * kMiB, 4 * kMiB + 1, 16 * kMiB - 1, 16 * kMiB + 1,
-                      83 * kMiB + 7}) {
+                      83 * kMiB + 7, 132 * kMiB + 9}) {
     SCOPED_TRACE(size);
     const std::string path = WriteTempFile(absl::StrCat("hash_", size), PatternedBytes(size));
     const std::string sha256 = Sha256sumOf(path);
@@ -110,6 +111,50 @@ TEST(HashFileTest, AColdFileIsReadAroundThePageCache) {
   through_cache.direct_io = DirectIo::kNever;
   ASSERT_OK(HashFile(*file, Digest::kSha256, through_cache).status());
   EXPECT_GT(cached_pages(), 0u);
+}
+
+// Files hashed at once through one pool of readers (as VerifyFiles does),
+// more of them than the pool lends ring buffers to at a time, and each
+// twice so the second round reuses the first's buffers; one of the files
+// shrank, and its error leaves the others' digests right.
+TEST(HashFileTest, FilesHashedAtOnceShareOnePool) {
+  constexpr size_t kMiB = size_t{1} << 20;
+  const std::vector<size_t> sizes = {1, 4 * kMiB + 1, 9 * kMiB, 33 * kMiB + 5, 5 * kMiB,
+                                     131 * kMiB + 9, 12 * kMiB + 4095};
+  std::vector<std::string> paths, expected;
+  std::vector<std::shared_ptr<File>> files;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    paths.push_back(WriteTempFile(absl::StrCat("hash_pool_", i), PatternedBytes(sizes[i] + i)));
+    expected.push_back(Sha256sumOf(paths.back()));
+    ASSERT_OK_AND_ASSIGN(std::shared_ptr<File> file, File::Open(paths.back()));
+    files.push_back(std::move(file));
+  }
+  const size_t shrunk = 3;
+  ASSERT_EQ(::truncate(paths[shrunk].c_str(), 20 << 20), 0);
+
+  HashReadPool pool;
+  std::vector<absl::StatusOr<std::string>> first(files.size()), second(files.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < files.size(); ++i) {
+    threads.emplace_back([&, i] {
+      HashOptions options;
+      options.direct_io = DirectIo::kAlways;
+      options.read_pool = &pool;
+      first[i] = HashFile(*files[i], Digest::kSha256, options);
+      second[i] = HashFile(*files[i], Digest::kSha256, options);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (size_t i = 0; i < files.size(); ++i) {
+    SCOPED_TRACE(sizes[i]);
+    if (i == shrunk) {
+      EXPECT_THAT(first[i], HasErrorCode(ErrorCode::kFileTruncated));
+      EXPECT_THAT(second[i], HasErrorCode(ErrorCode::kFileTruncated));
+      continue;
+    }
+    EXPECT_THAT(first[i], IsOkAndHolds(expected[i]));
+    EXPECT_THAT(second[i], IsOkAndHolds(expected[i]));
+  }
 }
 
 TEST(HashFileTest, Names) {

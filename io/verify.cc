@@ -205,6 +205,9 @@ std::vector<VerifyResult> VerifyFiles(absl::Span<const VerifyTarget> targets,
     done = std::min(total, done + bytes);
     options.progress(done, total);
   };
+  // One set of readers for the files not in the page cache, so that the
+  // device reads one of them at a time.
+  HashReadPool read_pool;
   // Each job writes only the results of its own targets.
   auto run = [&](const HashJob& job) {
     absl::StatusOr<std::shared_ptr<File>> file = File::Open(job.path);
@@ -214,6 +217,7 @@ std::vector<VerifyResult> VerifyFiles(absl::Span<const VerifyTarget> targets,
       HashOptions hash_options;
       hash_options.on_bytes = report;
       hash_options.read_mapped = options.read_mapped;
+      hash_options.read_pool = &read_pool;
       hex = HashFile(**file, job.digest, hash_options);
       bytes = (*file)->size();
     } else {

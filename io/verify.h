@@ -81,7 +81,9 @@ struct VerifyResult {
 
 struct VerifyOptions {
   // Files hashed at once, each on a thread of its own; 0: one per core, at
-  // least 2 (while one waits for the device, another hashes).
+  // least 2 (while one waits for the device, another hashes). Files not in
+  // the page cache share one HashReadPool, so the device reads one of them
+  // at a time.
   int threads = 0;
   // HashOptions::read_mapped for every file (no copy; installs a SIGBUS
   // handler: opt in).

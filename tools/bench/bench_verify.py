@@ -181,7 +181,7 @@ def report(key, repo, blobs, repeats):
     }
     device_loops = [(how, threads, block) for how in ("pread", "mmap")
                     for threads, block in ((2, 1), (4, 1), (4, 16), (8, 16))] + \
-                   [("direct", 4, 16), ("direct", 8, 16)]
+                   [("direct", 4, 16), ("direct", 8, 16), ("direct", 8, 4)]
     target = snapshot if len(blobs) > 1 else os.path.join(snapshot, os.listdir(snapshot)[0])
 
     def cold(fn):
