@@ -214,7 +214,6 @@ struct HashReadPool::Shared {
   std::mutex mutex;
   std::condition_variable changed;
   std::vector<ReadRing*> rings;  // of the files being hashed, in order of start
-  ReadRing* current = nullptr;   // the ring being filled
   bool stopped = false;
   std::vector<std::thread> threads;
   // Buffers of rings that have gone, kept for the next: new memory is
@@ -235,10 +234,10 @@ class ReadRing {
  public:
   // Null if the ring's buffers cannot be allocated.
   static std::unique_ptr<ReadRing> Start(const File& file, const DirectReads& direct,
-                                         HashReadPool::Shared& pool) {
+                                         uint64_t bytes_after, HashReadPool::Shared& pool) {
     uint8_t* buffers = pool.TakeBuffers();
     if (buffers == nullptr) return nullptr;
-    std::unique_ptr<ReadRing> ring(new ReadRing(file, direct, pool, buffers));
+    std::unique_ptr<ReadRing> ring(new ReadRing(file, direct, bytes_after, pool, buffers));
     pool.Add(ring.get());
     return ring;
   }
@@ -267,9 +266,12 @@ class ReadRing {
   }
 
   // For the pool's readers, under its mutex: whether a piece can be read
-  // now, how many are still to be claimed, and the claim of the next.
+  // now, the work its hashing thread has left (this file's bytes not yet
+  // claimed and those after it), and the claim of the next piece.
   bool HasRoom() const { return next_ < pieces_ && next_ < released_ + kDirectSlots; }
-  uint64_t PiecesLeft() const { return pieces_ - next_; }
+  uint64_t WorkLeft() const {
+    return file_.size() - std::min(file_.size(), next_ * kDirectPiece) + bytes_after_;
+  }
   uint64_t Claim() {
     ++in_flight_;
     return next_++;
@@ -302,10 +304,11 @@ class ReadRing {
     absl::Status status;       // of that piece's read
   };
 
-  ReadRing(const File& file, const DirectReads& direct, HashReadPool::Shared& pool,
-           uint8_t* buffers)
+  ReadRing(const File& file, const DirectReads& direct, uint64_t bytes_after,
+           HashReadPool::Shared& pool, uint8_t* buffers)
       : file_(file),
         direct_(direct),
+        bytes_after_(bytes_after),
         pool_(pool),
         buffers_(buffers),
         pieces_((file.size() + kDirectPiece - 1) / kDirectPiece) {}
@@ -317,6 +320,7 @@ class ReadRing {
 
   const File& file_;
   const DirectReads& direct_;
+  const uint64_t bytes_after_;
   HashReadPool::Shared& pool_;
   uint8_t* const buffers_;  // kDirectSlots pieces, aligned for direct reads
   const uint64_t pieces_;
@@ -364,26 +368,24 @@ void HashReadPool::Shared::Add(ReadRing* ring) {
 void HashReadPool::Shared::Remove(ReadRing* ring, uint8_t* buffers) {
   std::unique_lock<std::mutex> lock(mutex);
   rings.erase(std::find(rings.begin(), rings.end(), ring));
-  if (current == ring) current = nullptr;
   changed.wait(lock, [&] { return ring->in_flight() == 0; });
   spare_buffers.push_back(buffers);
   --buffers_lent;
   changed.notify_all();  // a file waiting for buffers may have them
 }
 
-// The ring to read for next: the one being filled while it has room (one
-// sequential stream), else of those with room the one with the most left to
-// read (so that the files hashed at once end together), the earliest on a
-// tie. Null: none has room.
+// The ring to read for next: of those with room, the one whose thread has
+// the most work left, the earliest on a tie; null when none has room. The
+// thread that will end last is then kept waiting least, and the others'
+// files are read with what the device has to spare.
 ReadRing* HashReadPool::Shared::Choose() {
-  if (current != nullptr && current->HasRoom()) return current;
-  current = nullptr;
+  ReadRing* chosen = nullptr;
   for (ReadRing* ring : rings) {
-    if (ring->HasRoom() && (current == nullptr || ring->PiecesLeft() > current->PiecesLeft())) {
-      current = ring;
+    if (ring->HasRoom() && (chosen == nullptr || ring->WorkLeft() > chosen->WorkLeft())) {
+      chosen = ring;
     }
   }
-  return current;
+  return chosen;
 }
 
 void HashReadPool::Shared::Run() {
@@ -419,7 +421,8 @@ absl::StatusOr<std::string> HashFile(const File& file, Digest digest, const Hash
   HashReadPool* pool = options.read_pool;
   if (direct != nullptr && pool == nullptr) pool = &own_pool.emplace();
   const std::unique_ptr<ReadRing> ring =
-      direct != nullptr ? ReadRing::Start(file, *direct, pool->shared()) : nullptr;
+      direct != nullptr ? ReadRing::Start(file, *direct, options.bytes_after, pool->shared())
+                        : nullptr;
   if (ring != nullptr) {
     for (uint64_t index = 0; index < ring->pieces(); ++index) {
       absl::StatusOr<absl::Span<const uint8_t>> piece = ring->Take(index);

@@ -36,10 +36,10 @@ absl::string_view DigestName(Digest digest);
 size_t DigestHexLength(Digest digest);
 
 // The threads that read files not in the page cache for HashFile (the ring
-// of direct reads below), shared by the files one hashes at once: they fill
-// one file's ring until it is full and only then the ring of the file with
-// the most left to read, so the device serves one sequential stream at a
-// time instead of one stream per file (which a disk serves more slowly).
+// of direct reads below), shared by the files one hashes at once: a piece is
+// read for the file whose hashing thread has the most work left
+// (HashOptions::bytes_after), so that the thread that ends last waits least
+// for the device and the others take what the device has to spare.
 // VerifyFiles keeps one for its workers; HashFile makes its own when given
 // none. It lends ring buffers to four files at a time (512 MiB; a fifth
 // waits for one to finish) and keeps them for the next files until it goes.
@@ -76,6 +76,10 @@ struct HashOptions {
   DirectIo direct_io = DirectIo::kAuto;
   // The readers of that ring; null: threads of this call's own.
   HashReadPool* read_pool = nullptr;
+  // Bytes the calling thread will hash after this file (VerifyFiles plans
+  // them): the pool's readers favour the file whose thread has the most
+  // work left, this file's unread bytes included.
+  uint64_t bytes_after = 0;
   // Called on the calling thread with the bytes hashed since the last call.
   std::function<void(uint64_t bytes)> on_bytes;
 };

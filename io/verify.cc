@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -205,11 +204,11 @@ std::vector<VerifyResult> VerifyFiles(absl::Span<const VerifyTarget> targets,
     done = std::min(total, done + bytes);
     options.progress(done, total);
   };
-  // One set of readers for the files not in the page cache, so that the
-  // device reads one of them at a time.
+  // One set of readers for the files not in the page cache, which favours
+  // the thread with the most work left.
   HashReadPool read_pool;
   // Each job writes only the results of its own targets.
-  auto run = [&](const HashJob& job) {
+  auto run = [&](const HashJob& job, uint64_t bytes_after) {
     absl::StatusOr<std::shared_ptr<File>> file = File::Open(job.path);
     absl::StatusOr<std::string> hex = absl::UnknownError("not hashed");
     uint64_t bytes = 0;
@@ -218,6 +217,7 @@ std::vector<VerifyResult> VerifyFiles(absl::Span<const VerifyTarget> targets,
       hash_options.on_bytes = report;
       hash_options.read_mapped = options.read_mapped;
       hash_options.read_pool = &read_pool;
+      hash_options.bytes_after = bytes_after;
       hex = HashFile(**file, job.digest, hash_options);
       bytes = (*file)->size();
     } else {
@@ -241,13 +241,31 @@ std::vector<VerifyResult> VerifyFiles(absl::Span<const VerifyTarget> targets,
   int threads = options.threads;
   if (threads <= 0) threads = std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
   threads = std::min<int>(threads, static_cast<int>(jobs.size()));
-  std::atomic<size_t> next{0};
-  auto worker = [&] {
-    for (size_t k = next++; k < order.size(); k = next++) run(jobs[order[k]]);
+  // Dealt out up front, largest first to the thread with the least so far,
+  // so that the pool knows the work each thread has left
+  // (HashOptions::bytes_after) and keeps the one that will end last waiting
+  // least. Cold (b) in interleaved rounds: 0.87-0.95 s against 0.92-1.14 s
+  // when threads took the next file as they came free and the readers
+  // filled one ring at a time.
+  const size_t workers = static_cast<size_t>(std::max(threads, 1));
+  std::vector<std::vector<size_t>> plan(workers);
+  std::vector<uint64_t> planned(workers, 0);
+  for (size_t k : order) {
+    const size_t least = static_cast<size_t>(
+        std::min_element(planned.begin(), planned.end()) - planned.begin());
+    plan[least].push_back(k);
+    planned[least] += jobs[k].size;
+  }
+  auto worker = [&](size_t w) {
+    uint64_t after = planned[w];
+    for (size_t k : plan[w]) {
+      after -= jobs[k].size;
+      run(jobs[k], after);
+    }
   };
   std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
+  for (size_t w = 1; w < workers; ++w) pool.emplace_back(worker, w);
+  worker(0);
   for (std::thread& t : pool) t.join();
   return results;
 }

@@ -81,9 +81,10 @@ struct VerifyResult {
 
 struct VerifyOptions {
   // Files hashed at once, each on a thread of its own; 0: one per core, at
-  // least 2 (while one waits for the device, another hashes). Files not in
-  // the page cache share one HashReadPool, so the device reads one of them
-  // at a time.
+  // least 2 (while one waits for the device, another hashes). The files
+  // are dealt out before hashing starts, largest first to the thread with
+  // the least so far, and those not in the page cache share one
+  // HashReadPool that favours the thread with the most work left.
   int threads = 0;
   // HashOptions::read_mapped for every file (no copy; installs a SIGBUS
   // handler: opt in).
