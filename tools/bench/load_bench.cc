@@ -248,8 +248,9 @@ int main(int argc, char** argv) {
     if (Count(argv[5]) != 0) faulted.assign(total, 1);  // kept until the process ends
     // Each thread's buffer on huge pages and written before the clock
     // starts: a direct read then pins a few huge pages instead of 4 KiB
-    // pages faulted in as it goes (verify's ring of such buffers read (b)
-    // cold in 1.0 s where 4 KiB buffers allocated on the clock took 1.2-1.4 s).
+    // pages faulted in as it goes. With 4 KiB buffers allocated on the clock
+    // this loop read (b) cold in 1.18-1.40 s, slower than verify through
+    // rings of huge pages (0.97-1.05 s), so it was no limit.
     std::vector<HugePageBuffer> buffers;
     for (int t = 0; how != "mmap" && t < threads; ++t) {
       buffers.push_back(AllocateHugePages(block_bytes));
